@@ -1,0 +1,340 @@
+//! Session settings: the cookie's name and attributes, expiry, the touch interval, and what
+//! happens on server errors.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+
+/// When a session expires. The server enforces this on every load, whatever the store does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expiry {
+    /// Expires after this long without a request that uses it (rolling).
+    Idle(Duration),
+    /// Expires this long after it was created, however active it is.
+    Absolute(Duration),
+    /// Whichever comes first: `idle` without use, or `absolute` after creation.
+    IdleAndAbsolute {
+        /// The inactivity timeout.
+        idle: Duration,
+        /// The lifetime from creation.
+        absolute: Duration,
+    },
+}
+
+impl Expiry {
+    fn idle(self) -> Option<Duration> {
+        match self {
+            Self::Idle(idle) | Self::IdleAndAbsolute { idle, .. } => Some(idle),
+            Self::Absolute(_) => None,
+        }
+    }
+
+    fn absolute(self) -> Option<Duration> {
+        match self {
+            Self::Absolute(absolute) | Self::IdleAndAbsolute { absolute, .. } => Some(absolute),
+            Self::Idle(_) => None,
+        }
+    }
+}
+
+/// How long the browser keeps the session cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CookieLifetime {
+    /// A persistent cookie whose `Max-Age` follows the session's expiry (the default).
+    Persistent,
+    /// A cookie without `Max-Age`, dropped when the browser closes. The server still enforces
+    /// the configured [`Expiry`].
+    BrowserSession,
+}
+
+/// The cookie's `SameSite` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SameSite {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Sent on same-site requests and top-level cross-site navigations (the default).
+    Lax,
+    /// Sent on every request; requires `Secure`.
+    None,
+}
+
+/// Session settings, built with consuming `with_*` methods from secure defaults.
+///
+/// Defaults: cookie `session`, `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`; a
+/// persistent cookie; one day of inactivity ([`Expiry::Idle`]); a touch interval of one minute;
+/// nothing persisted for 5xx responses.
+///
+/// ```
+/// use std::time::Duration;
+/// use session_core::{Expiry, SameSite, SessionConfig};
+///
+/// let config = SessionConfig::default()
+///     .with_cookie_name("id")
+///     .with_same_site(SameSite::Strict)
+///     .with_host_prefix(true)
+///     .with_expiry(Expiry::IdleAndAbsolute {
+///         idle: Duration::from_secs(30 * 60),
+///         absolute: Duration::from_secs(12 * 60 * 60),
+///     });
+/// assert_eq!(config.cookie_name(), "__Host-id");
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) host_prefix: bool,
+    pub(crate) expiry: Expiry,
+    pub(crate) lifetime: CookieLifetime,
+    pub(crate) touch_interval: Duration,
+    pub(crate) persist_on_server_error: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            name: "session".to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            host_prefix: false,
+            expiry: Expiry::Idle(Duration::from_secs(24 * 60 * 60)),
+            lifetime: CookieLifetime::Persistent,
+            touch_interval: Duration::from_secs(60),
+            persist_on_server_error: false,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The cookie's name (default `session`). With [`with_host_prefix`](Self::with_host_prefix)
+    /// the cookie is sent as `__Host-` followed by this name.
+    #[must_use]
+    pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The cookie's `Path` (default `/`).
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The cookie's `Domain` (default: none, so the cookie goes to this host only).
+    #[must_use]
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Whether the cookie is `Secure`, sent over HTTPS only (default `true`). Turn it off only
+    /// for plain-HTTP development on localhost.
+    #[must_use]
+    pub fn with_secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Whether the cookie is `HttpOnly`, hidden from scripts (default `true`).
+    #[must_use]
+    pub fn with_http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// The cookie's `SameSite` attribute (default [`SameSite::Lax`]).
+    #[must_use]
+    pub fn with_same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Sends the cookie with the `__Host-` prefix, which browsers accept only with `Secure`,
+    /// `Path=/` and no `Domain` (default `false`).
+    #[must_use]
+    pub fn with_host_prefix(mut self, host_prefix: bool) -> Self {
+        self.host_prefix = host_prefix;
+        self
+    }
+
+    /// When sessions expire (default: one day of inactivity).
+    #[must_use]
+    pub fn with_expiry(mut self, expiry: Expiry) -> Self {
+        self.expiry = expiry;
+        self
+    }
+
+    /// A persistent or a browser-session cookie (default persistent).
+    #[must_use]
+    pub fn with_cookie_lifetime(mut self, lifetime: CookieLifetime) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// For a session that a request only reads, the idle expiry is pushed back (one store write
+    /// and a refreshed cookie) at most once per this interval (default one minute).
+    #[must_use]
+    pub fn with_touch_interval(mut self, interval: Duration) -> Self {
+        self.touch_interval = interval;
+        self
+    }
+
+    /// Whether changes made by a request that ends in a 5xx response are saved (default
+    /// `false`: a failed request leaves the session as it was).
+    #[must_use]
+    pub fn with_persist_on_server_error(mut self, persist: bool) -> Self {
+        self.persist_on_server_error = persist;
+        self
+    }
+
+    /// The name the cookie is sent under, including the `__Host-` prefix when enabled.
+    pub fn cookie_name(&self) -> String {
+        if self.host_prefix {
+            format!("__Host-{}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// The expiry policy.
+    pub fn expiry(&self) -> Expiry {
+        self.expiry
+    }
+
+    /// The idle timeout, if the expiry policy has one.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.expiry.idle()
+    }
+
+    /// The absolute lifetime, if the expiry policy has one.
+    pub fn absolute_timeout(&self) -> Option<Duration> {
+        self.expiry.absolute()
+    }
+
+    /// Checks that the settings are consistent; called when the session manager is built.
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let name_ok = !self.name.is_empty()
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b));
+        if !name_ok {
+            return Err(ConfigError::InvalidCookieName {
+                name: self.name.clone(),
+            });
+        }
+        if self.host_prefix && (!self.secure || self.path != "/" || self.domain.is_some()) {
+            return Err(ConfigError::CookieAttributes(
+                "the __Host- prefix needs Secure, Path=/ and no Domain",
+            ));
+        }
+        if self.same_site == SameSite::None && !self.secure {
+            return Err(ConfigError::CookieAttributes(
+                "SameSite=None needs Secure; browsers reject it otherwise",
+            ));
+        }
+        let bad_attr = |v: &str| v.bytes().any(|b| b == b';' || b.is_ascii_control());
+        if !self.path.starts_with('/') || bad_attr(&self.path) {
+            return Err(ConfigError::CookieAttributes(
+                "the cookie path must start with `/` and hold no `;` or control characters",
+            ));
+        }
+        if self
+            .domain
+            .as_deref()
+            .is_some_and(|d| d.is_empty() || bad_attr(d))
+        {
+            return Err(ConfigError::CookieAttributes(
+                "the cookie domain must be non-empty and hold no `;` or control characters",
+            ));
+        }
+        // Stores and cookies work in whole seconds; a timeout of zero seconds, or one so long
+        // that adding it to the current time overflows, cannot be honoured.
+        const HUNDRED_YEARS: u64 = 100 * 365 * 24 * 60 * 60;
+        for timeout in [self.expiry.idle(), self.expiry.absolute()]
+            .into_iter()
+            .flatten()
+        {
+            if timeout.as_secs() == 0 || timeout.as_secs() > HUNDRED_YEARS {
+                return Err(ConfigError::Expiry(
+                    "session timeouts must be between one second and one hundred years",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_secure() {
+        let config = SessionConfig::default();
+        assert_eq!(config.cookie_name(), "session");
+        assert!(config.secure && config.http_only);
+        assert_eq!(config.same_site, SameSite::Lax);
+        assert_eq!(config.path, "/");
+        assert_eq!(config.idle_timeout(), Some(Duration::from_secs(86_400)));
+        assert_eq!(config.absolute_timeout(), None);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn host_prefix_rejects_domain_and_insecure() {
+        let with_domain = SessionConfig::default()
+            .with_host_prefix(true)
+            .with_domain("example.com");
+        assert!(with_domain.validate().is_err());
+        let insecure = SessionConfig::default()
+            .with_host_prefix(true)
+            .with_secure(false);
+        assert!(insecure.validate().is_err());
+        let ok = SessionConfig::default().with_host_prefix(true);
+        ok.validate().unwrap();
+        assert_eq!(ok.cookie_name(), "__Host-session");
+    }
+
+    #[test]
+    fn bad_names_and_attributes_are_refused() {
+        for name in ["", "a b", "a;b", "a=b", "é"] {
+            assert!(
+                SessionConfig::default()
+                    .with_cookie_name(name)
+                    .validate()
+                    .is_err(),
+                "{name:?}"
+            );
+        }
+        assert!(
+            SessionConfig::default()
+                .with_path("/a;b")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            SessionConfig::default()
+                .with_same_site(SameSite::None)
+                .with_secure(false)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            SessionConfig::default()
+                .with_expiry(Expiry::Idle(Duration::ZERO))
+                .validate()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! The cookie codec: finds our cookie in `Cookie` headers, signs and verifies session ids,
+//! encrypts and decrypts cookie-store records, and renders `Set-Cookie` values. All
+//! cryptography is the `cookie` crate's signed (HMAC-SHA256) and private (AES-256-GCM) jars.
+
+use std::fmt;
+
+use ::cookie::{Cookie, CookieJar};
+use time::Duration;
+
+use crate::config::{SameSite, SessionConfig};
+use crate::id::SessionId;
+use crate::keys::KeyRing;
+
+/// Cookie values longer than this are ignored unread: no browser sends one.
+const MAX_VALUE_LEN: usize = 8192;
+/// At most this many cookies with our name are tried per request, bounding the work a hostile
+/// header can cause.
+const MAX_CANDIDATES: usize = 4;
+/// The largest `Set-Cookie` value browsers are required to keep (RFC 6265, section 6.1).
+pub(crate) const MAX_COOKIE_LEN: usize = 4096;
+
+/// A `Set-Cookie` header value produced by the engine.
+///
+/// It carries a session token, so `Debug` does not print it; write it into the response with
+/// [`as_str`](Self::as_str).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SetCookie {
+    value: String,
+    removal: bool,
+}
+
+impl SetCookie {
+    /// The header value, e.g. `session=…; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=86400`.
+    pub fn as_str(&self) -> &str {
+        &self.value
+    }
+
+    /// The header value, owned.
+    pub fn into_string(self) -> String {
+        self.value
+    }
+
+    /// Whether this cookie tells the browser to delete the session cookie.
+    pub fn is_removal(&self) -> bool {
+        self.removal
+    }
+}
+
+impl fmt::Debug for SetCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetCookie")
+            .field("value", &"<redacted>")
+            .field("removal", &self.removal)
+            .finish()
+    }
+}
+
+/// Encodes and decodes our cookie under one configuration and key ring.
+#[derive(Clone, Debug)]
+pub(crate) struct CookieCodec {
+    name: String,
+    keys: KeyRing,
+    path: String,
+    domain: Option<String>,
+    secure: bool,
+    http_only: bool,
+    same_site: SameSite,
+    /// Length of the rendered attributes with the longest `Max-Age` we emit, for size checks.
+    attributes_len: usize,
+}
+
+impl CookieCodec {
+    pub(crate) fn new(config: &SessionConfig, keys: KeyRing) -> Self {
+        let mut codec = Self {
+            name: config.cookie_name(),
+            keys,
+            path: config.path.clone(),
+            domain: config.domain.clone(),
+            secure: config.secure,
+            http_only: config.http_only,
+            same_site: config.same_site,
+            attributes_len: 0,
+        };
+        let probe = codec.render(String::new(), Some(Duration::seconds(9_999_999_999)));
+        codec.attributes_len = probe.len() - codec.name.len() - 1;
+        codec
+    }
+
+    /// The values of every cookie named ours in the given `Cookie` header values, unverified.
+    /// Malformed pairs, non-UTF-8 values and oversized values are skipped.
+    pub(crate) fn candidates<'a>(
+        &self,
+        headers: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Vec<String> {
+        let name = self.name.as_bytes();
+        let mut found = Vec::new();
+        for header in headers {
+            for pair in header.split(|&b| b == b';') {
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                    continue;
+                };
+                if pair[..eq].trim_ascii() != name {
+                    continue;
+                }
+                let mut value = pair[eq + 1..].trim_ascii();
+                if let [b'"', inner @ .., b'"'] = value {
+                    value = inner;
+                }
+                if value.is_empty() || value.len() > MAX_VALUE_LEN {
+                    continue;
+                }
+                if let Ok(value) = std::str::from_utf8(value) {
+                    found.push(value.to_owned());
+                    if found.len() == MAX_CANDIDATES {
+                        return found;
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Verifies a signed id cookie value. Returns the id and whether it was signed by an older
+    /// key (so the cookie should be re-issued under the current one).
+    pub(crate) fn verify_id(&self, value: &str) -> Option<(SessionId, bool)> {
+        let jar = CookieJar::new();
+        self.keys.all().find_map(|(index, key)| {
+            let cookie = Cookie::new(self.name.clone(), value.to_owned());
+            let verified = jar.signed(key).verify(cookie)?;
+            Some((SessionId::decode(verified.value())?, index > 0))
+        })
+    }
+
+    /// The signed cookie value for `id`, under the current key.
+    pub(crate) fn sign_id(&self, id: &SessionId) -> String {
+        let mut jar = CookieJar::new();
+        jar.signed_mut(self.keys.current())
+            .add(Cookie::new(self.name.clone(), id.encode()));
+        self.take_value(jar)
+    }
+
+    /// Decrypts a cookie-store value. Returns the plaintext and whether an older key was used.
+    pub(crate) fn decrypt(&self, value: &str) -> Option<(String, bool)> {
+        let jar = CookieJar::new();
+        self.keys.all().find_map(|(index, key)| {
+            let cookie = Cookie::new(self.name.clone(), value.to_owned());
+            let plain = jar.private(key).decrypt(cookie)?;
+            Some((plain.value().to_owned(), index > 0))
+        })
+    }
+
+    /// Encrypts `plaintext` under the current key; the cookie name is authenticated with it, so
+    /// a value cannot be moved to another cookie.
+    pub(crate) fn encrypt(&self, plaintext: String) -> String {
+        let mut jar = CookieJar::new();
+        jar.private_mut(self.keys.current())
+            .add(Cookie::new(self.name.clone(), plaintext));
+        self.take_value(jar)
+    }
+
+    fn take_value(&self, jar: CookieJar) -> String {
+        jar.get(&self.name)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The `Set-Cookie` value carrying `value`; `max_age` is `None` for a browser-session cookie.
+    pub(crate) fn set_cookie(&self, value: String, max_age: Option<Duration>) -> SetCookie {
+        SetCookie {
+            value: self.render(value, max_age),
+            removal: false,
+        }
+    }
+
+    /// The `Set-Cookie` value that makes the browser delete the session cookie.
+    pub(crate) fn removal(&self) -> SetCookie {
+        let mut cookie = self.build(String::new());
+        cookie.make_removal();
+        SetCookie {
+            value: cookie.to_string(),
+            removal: true,
+        }
+    }
+
+    /// The full `Set-Cookie` length for a cookie-store plaintext of `plain_len` bytes: the
+    /// private jar stores base64 (with padding) of nonce (12) + ciphertext + tag (16).
+    pub(crate) fn encrypted_cookie_len(&self, plain_len: usize) -> usize {
+        let sealed = 12 + plain_len + 16;
+        self.name.len() + 1 + sealed.div_ceil(3) * 4 + self.attributes_len
+    }
+
+    fn build(&self, value: String) -> Cookie<'static> {
+        let mut cookie = Cookie::new(self.name.clone(), value);
+        cookie.set_path(self.path.clone());
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
+        cookie.set_secure(self.secure);
+        cookie.set_http_only(self.http_only);
+        cookie.set_same_site(match self.same_site {
+            SameSite::Strict => ::cookie::SameSite::Strict,
+            SameSite::Lax => ::cookie::SameSite::Lax,
+            SameSite::None => ::cookie::SameSite::None,
+        });
+        cookie
+    }
+
+    fn render(&self, value: String, max_age: Option<Duration>) -> String {
+        let mut cookie = self.build(value);
+        if let Some(max_age) = max_age {
+            cookie.set_max_age(max_age.max(Duration::ZERO));
+        }
+        cookie.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codec(config: SessionConfig) -> CookieCodec {
+        CookieCodec::new(&config, KeyRing::generate())
+    }
+
+    #[test]
+    fn finds_our_cookie_among_others_and_across_headers() {
+        let c = codec(SessionConfig::default());
+        let headers: [&[u8]; 2] = [b"a=1; session=abc ; b=2", b"x=\xff\xfe; session=\"def\""];
+        assert_eq!(c.candidates(headers), ["abc", "def"]);
+    }
+
+    #[test]
+    fn skips_malformed_empty_non_utf8_and_oversized_values() {
+        let c = codec(SessionConfig::default());
+        let long = format!("session={}", "a".repeat(MAX_VALUE_LEN + 1));
+        let headers: [&[u8]; 5] = [
+            b";;;=;session",
+            b"session=",
+            b"session=\xff\xfe",
+            long.as_bytes(),
+            b"sessionx=1; xsession=2",
+        ];
+        assert!(c.candidates(headers).is_empty());
+    }
+
+    #[test]
+    fn caps_the_number_of_candidates() {
+        let c = codec(SessionConfig::default());
+        let header = "session=x; ".repeat(100);
+        assert_eq!(c.candidates([header.as_bytes()]).len(), MAX_CANDIDATES);
+    }
+
+    #[test]
+    fn signed_ids_verify_and_tampering_is_rejected() {
+        let c = codec(SessionConfig::default());
+        let id = SessionId::generate().unwrap();
+        let signed = c.sign_id(&id);
+        assert_eq!(c.verify_id(&signed), Some((id.clone(), false)));
+
+        let mut tampered = signed.clone().into_bytes();
+        let last = tampered.len() - 1;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(c.verify_id(std::str::from_utf8(&tampered).unwrap()), None);
+        assert_eq!(c.verify_id(&signed[..40]), None);
+        assert_eq!(c.verify_id(&id.encode()), None, "an unsigned id is refused");
+        assert_eq!(c.verify_id("é".repeat(30).as_str()), None);
+    }
+
+    #[test]
+    fn ids_signed_by_an_unknown_key_are_rejected() {
+        let ours = codec(SessionConfig::default());
+        let theirs = codec(SessionConfig::default());
+        let id = SessionId::generate().unwrap();
+        assert_eq!(ours.verify_id(&theirs.sign_id(&id)), None);
+    }
+
+    #[test]
+    fn older_keys_verify_and_ask_for_reissue() {
+        let old = KeyRing::from_secret(&[1; 32]).unwrap();
+        let new = KeyRing::from_secret(&[2; 32])
+            .unwrap()
+            .with_previous(&[1; 32])
+            .unwrap();
+        let config = SessionConfig::default();
+        let id = SessionId::generate().unwrap();
+        let signed_old = CookieCodec::new(&config, old).sign_id(&id);
+        let rotated = CookieCodec::new(&config, new);
+        assert_eq!(rotated.verify_id(&signed_old), Some((id.clone(), true)));
+        assert_eq!(rotated.verify_id(&rotated.sign_id(&id)), Some((id, false)));
+    }
+
+    #[test]
+    fn private_values_round_trip_and_are_bound_to_the_cookie_name() {
+        let keys = KeyRing::generate();
+        let a = CookieCodec::new(&SessionConfig::default(), keys.clone());
+        let b = CookieCodec::new(&SessionConfig::default().with_cookie_name("other"), keys);
+        let sealed = a.encrypt("hello".into());
+        assert!(!sealed.contains("hello"));
+        assert_eq!(a.decrypt(&sealed), Some(("hello".into(), false)));
+        assert_eq!(b.decrypt(&sealed), None);
+        assert_eq!(a.decrypt("not base64!"), None);
+        assert_eq!(a.decrypt("AAAA"), None);
+    }
+
+    #[test]
+    fn set_cookie_has_the_default_attributes() {
+        let c = codec(SessionConfig::default());
+        let header = c
+            .set_cookie("v".into(), Some(Duration::seconds(60)))
+            .into_string();
+        for part in [
+            "session=v",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=60",
+        ] {
+            assert!(header.contains(part), "{header} lacks {part}");
+        }
+        assert!(!header.contains("Domain"));
+        let browser = c.set_cookie("v".into(), None).into_string();
+        assert!(!browser.contains("Max-Age") && !browser.contains("Expires"));
+    }
+
+    #[test]
+    fn removal_cookie_expires_at_once() {
+        let c = codec(
+            SessionConfig::default()
+                .with_domain("example.com")
+                .with_path("/app"),
+        );
+        let removal = c.removal();
+        assert!(removal.is_removal());
+        let header = removal.as_str();
+        for part in ["session=;", "Max-Age=0", "Path=/app", "Domain=example.com"] {
+            assert!(header.contains(part), "{header} lacks {part}");
+        }
+    }
+
+    #[test]
+    fn predicted_size_matches_the_real_cookie() {
+        let c = codec(SessionConfig::default());
+        for len in [0, 1, 2, 3, 100, 1000] {
+            let value = c.encrypt("x".repeat(len));
+            let header = c.set_cookie(value, Some(Duration::seconds(9_999_999_999)));
+            assert_eq!(c.encrypted_cookie_len(len), header.as_str().len(), "{len}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let c = codec(SessionConfig::default());
+        let cookie = c.set_cookie("secret-token".into(), None);
+        assert!(!format!("{cookie:?}").contains("secret-token"));
+    }
+}

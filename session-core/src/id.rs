@@ -1,0 +1,180 @@
+//! Session ids: 256 random bits minted by the server, and the SHA-256 digest stores key by.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+
+/// Length of a session id in bytes (256 bits).
+const ID_LEN: usize = 32;
+/// Length of an id once encoded as base64url without padding.
+const ENCODED_LEN: usize = 43;
+
+/// A session id: 256 bits from the operating system's CSPRNG.
+///
+/// The raw id only ever travels in the (signed) cookie; stores see its [`IdDigest`]. `Debug`
+/// never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct SessionId([u8; ID_LEN]);
+
+impl SessionId {
+    /// Mints a fresh id from the operating system's random number generator.
+    pub(crate) fn generate() -> Result<Self, Error> {
+        let mut bytes = [0u8; ID_LEN];
+        getrandom::fill(&mut bytes).map_err(Error::Random)?;
+        Ok(Self(bytes))
+    }
+
+    /// Parses the base64url form that [`encode`](Self::encode) produces; anything else is `None`.
+    pub(crate) fn decode(text: &str) -> Option<Self> {
+        if text.len() != ENCODED_LEN {
+            return None;
+        }
+        let mut bytes = [0u8; ID_LEN];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut bytes) {
+            Ok(ID_LEN) => Some(Self(bytes)),
+            _ => None,
+        }
+    }
+
+    /// The id as it travels in the cookie: base64url without padding.
+    pub(crate) fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+
+    /// The digest stores key this session by.
+    pub(crate) fn digest(&self) -> IdDigest {
+        IdDigest(Sha256::digest(self.0).into())
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SessionId(<redacted>)")
+    }
+}
+
+/// The SHA-256 digest of a session id: what every store keys its records by.
+///
+/// A dump of a store holds only digests, so it contains no token an attacker could replay.
+/// Its [`Display`](fmt::Display) form is 64 lowercase hex digits, fit for file names, Redis keys
+/// and database columns.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdDigest([u8; 32]);
+
+impl IdDigest {
+    /// Builds a digest from its 32 raw bytes (for stores that read digests back).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The 32 raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The digest as 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0x0f)] as char);
+        }
+        out
+    }
+
+    /// Parses 64 hex digits (either case); anything else is `None`.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        fn nibble(c: u8) -> Option<u8> {
+            match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                b'A'..=b'F' => Some(c - b'A' + 10),
+                _ => None,
+            }
+        }
+        let text = text.as_bytes();
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, pair) in text.chunks_exact(2).enumerate() {
+            bytes[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Display for IdDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for IdDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdDigest({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_256_bits_and_round_trip_through_base64url() {
+        let id = SessionId::generate().unwrap();
+        let text = id.encode();
+        assert_eq!(text.len(), ENCODED_LEN);
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(SessionId::decode(&text), Some(id));
+    }
+
+    #[test]
+    fn fresh_ids_differ() {
+        let a = SessionId::generate().unwrap();
+        let b = SessionId::generate().unwrap();
+        assert_ne!(a, b);
+        assert_ne!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn malformed_ids_are_refused() {
+        for bad in [
+            "",
+            "short",
+            &"A".repeat(42),
+            &"A".repeat(44),
+            &"!".repeat(43),
+        ] {
+            assert_eq!(SessionId::decode(bad), None, "{bad:?}");
+        }
+        // 43 chars whose last one carries bits past the 256th: not canonical.
+        assert_eq!(SessionId::decode(&"_".repeat(43)), None);
+    }
+
+    #[test]
+    fn digest_is_sha256_of_the_raw_bytes() {
+        let id = SessionId([0u8; 32]);
+        assert_eq!(
+            id.digest().to_hex(),
+            "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
+        );
+    }
+
+    #[test]
+    fn digest_hex_round_trips_and_debug_hides_the_id() {
+        let id = SessionId::generate().unwrap();
+        let digest = id.digest();
+        assert_eq!(IdDigest::from_hex(&digest.to_hex()), Some(digest));
+        assert_eq!(IdDigest::from_hex("zz"), None);
+        assert!(!format!("{id:?}").contains(&id.encode()));
+    }
+}

@@ -1,0 +1,304 @@
+//! [`Session`]: the handle a request handler uses. Loaded lazily on first use; records which
+//! keys the request changed so that only those are written back.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use tokio::sync::OnceCell;
+
+use crate::error::{Error, Result};
+use crate::id::{IdDigest, SessionId};
+use crate::manager::Shared;
+
+/// The longest session key accepted by [`Session::set`], in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// One request's view of its session.
+///
+/// A cheap handle (`Clone + Send + Sync`): clones share the same state. Nothing is loaded until
+/// the first method call, so a request that never touches its session costs no store I/O and
+/// works while the store is down. Values are any serde type, kept as JSON values; a request reads
+/// its own writes. Writes are sent to the store once, when the engine finishes the request, and
+/// only for the keys this request changed.
+///
+/// ```
+/// # async fn demo(session: session_core::Session) -> session_core::Result<()> {
+/// session.set("visits", &1u32).await?;
+/// let visits: Option<u32> = session.get("visits").await?;
+/// assert_eq!(visits, Some(1));
+/// assert!(session.has("visits").await?);
+/// session.delete("visits").await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    /// Values of the cookies named ours, not yet verified.
+    candidates: Vec<String>,
+    state: OnceCell<Mutex<State>>,
+}
+
+/// Where the loaded session came from.
+#[derive(Clone, Debug)]
+pub(crate) enum Origin {
+    /// No valid session came with the request; an id is minted only if something is stored.
+    New,
+    /// A live session of a server-side store.
+    Stored { id: SessionId, digest: IdDigest },
+    /// A valid cookie-store cookie.
+    Cookie,
+}
+
+/// The loaded session and what this request did to it.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) origin: Origin,
+    /// The request carried a cookie with our name (valid or not).
+    pub(crate) had_cookie: bool,
+    /// The cookie was accepted under an older key and must be re-issued under the current one.
+    pub(crate) reissue: bool,
+    pub(crate) data: Map<String, Value>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) expires_at: OffsetDateTime,
+    /// Keys this request set or deleted; their final state is what `data` holds.
+    pub(crate) dirty: BTreeSet<String>,
+    /// The request cleared every key (before any later writes in `dirty`).
+    pub(crate) cleared: bool,
+    /// The request asked for a new id.
+    pub(crate) cycle: bool,
+    /// The request destroyed the session it came with.
+    pub(crate) destroyed: bool,
+    /// The stored session to delete at the end of the request (after `destroy`).
+    pub(crate) to_delete: Option<IdDigest>,
+}
+
+impl State {
+    pub(crate) fn new(now: OffsetDateTime, expires_at: OffsetDateTime, had_cookie: bool) -> Self {
+        Self {
+            origin: Origin::New,
+            had_cookie,
+            reissue: false,
+            data: Map::new(),
+            created_at: now,
+            expires_at,
+            dirty: BTreeSet::new(),
+            cleared: false,
+            cycle: false,
+            destroyed: false,
+            to_delete: None,
+        }
+    }
+
+    pub(crate) fn loaded(origin: Origin, record: crate::Record, reissue: bool) -> Self {
+        Self {
+            origin,
+            reissue,
+            data: record.data,
+            ..Self::new(record.created_at, record.expires_at, true)
+        }
+    }
+
+    /// Whether the request changed any key.
+    pub(crate) fn changed(&self) -> bool {
+        self.cleared || !self.dirty.is_empty()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(shared: Arc<Shared>, candidates: Vec<String>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                shared,
+                candidates,
+                state: OnceCell::new(),
+            }),
+        }
+    }
+
+    /// The state, loading it on first use.
+    async fn state(&self) -> Result<MutexGuard<'_, State>> {
+        let inner = &*self.inner;
+        let cell = inner
+            .state
+            .get_or_try_init(|| async {
+                inner.shared.load(&inner.candidates).await.map(Mutex::new)
+            })
+            .await?;
+        Ok(cell.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The state if something already loaded it; `None` for an untouched session.
+    pub(crate) fn loaded_state(&self) -> Option<MutexGuard<'_, State>> {
+        let cell = self.inner.state.get()?;
+        Some(cell.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The value under `key`, deserialized as `T`; `None` if the key is absent.
+    ///
+    /// A value that is not a `T` is an [`Error::WrongType`] naming the key.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let state = self.state().await?;
+        match state.data.get(key) {
+            None => Ok(None),
+            Some(value) => T::deserialize(value)
+                .map(Some)
+                .map_err(|source| Error::WrongType {
+                    key: key.to_owned(),
+                    source,
+                }),
+        }
+    }
+
+    /// The raw JSON value under `key`, if any.
+    pub async fn get_value(&self, key: &str) -> Result<Option<Value>> {
+        Ok(self.state().await?.data.get(key).cloned())
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    ///
+    /// Fails with [`Error::KeyTooLong`] for keys over [`MAX_KEY_LEN`] bytes, and, with the
+    /// cookie store, with [`Error::CookieTooLarge`] if the cookie would outgrow what browsers
+    /// keep; a failed `set` changes nothing.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        check_key(key)?;
+        let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
+            key: key.to_owned(),
+            source,
+        })?;
+        self.set_value(key, value).await
+    }
+
+    /// Stores a raw JSON value under `key`; see [`set`](Self::set).
+    pub async fn set_value(&self, key: &str, value: Value) -> Result<()> {
+        check_key(key)?;
+        let mut state = self.state().await?;
+        let previous = state.data.insert(key.to_owned(), value);
+        if let Err(error) = self.inner.shared.check_size(&state) {
+            match previous {
+                Some(previous) => state.data.insert(key.to_owned(), previous),
+                None => state.data.remove(key),
+            };
+            return Err(error);
+        }
+        state.dirty.insert(key.to_owned());
+        Ok(())
+    }
+
+    /// Whether a value is stored under `key`.
+    pub async fn has(&self, key: &str) -> Result<bool> {
+        Ok(self.state().await?.data.contains_key(key))
+    }
+
+    /// Deletes `key`; returns whether it was present.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        let mut state = self.state().await?;
+        let present = state.data.remove(key).is_some();
+        if present {
+            state.dirty.insert(key.to_owned());
+        }
+        Ok(present)
+    }
+
+    /// Every key and value of the session (a snapshot).
+    pub async fn entries(&self) -> Result<Map<String, Value>> {
+        Ok(self.state().await?.data.clone())
+    }
+
+    /// Every key of the session, in sorted order.
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        Ok(self.state().await?.data.keys().cloned().collect())
+    }
+
+    /// Deletes every key. The session itself (and its id) stays.
+    pub async fn clear(&self) -> Result<()> {
+        let mut state = self.state().await?;
+        state.data.clear();
+        state.dirty.clear();
+        state.cleared = true;
+        Ok(())
+    }
+
+    /// Gives the session a new id at the end of the request, keeping its data; the old id stops
+    /// working. Call it when privileges change, above all on login, to prevent session fixation.
+    pub async fn cycle_id(&self) -> Result<()> {
+        self.state().await?.cycle = true;
+        Ok(())
+    }
+
+    /// Deletes the session everywhere: its record is removed from the store and the browser is
+    /// told to drop the cookie. Values set afterwards start a new session with a new id.
+    pub async fn destroy(&self) -> Result<()> {
+        let shared = self.inner.shared.clone();
+        let mut state = self.state().await?;
+        if let Origin::Stored { digest, .. } = &state.origin {
+            state.to_delete = Some(*digest);
+        }
+        let now = shared.now();
+        let had_cookie = state.had_cookie;
+        *state = State::new(now, shared.deadline(now, now), had_cookie);
+        state.destroyed = true;
+        Ok(())
+    }
+
+    /// Whether this session has not been saved yet (no valid session came with the request,
+    /// or it was destroyed).
+    pub async fn is_new(&self) -> Result<bool> {
+        Ok(matches!(self.state().await?.origin, Origin::New))
+    }
+
+    /// When the session was created; the absolute lifetime counts from here.
+    pub async fn created_at(&self) -> Result<OffsetDateTime> {
+        Ok(self.state().await?.created_at)
+    }
+
+    /// When the session expires if no later request uses it: for a stored session, the expiry
+    /// it was loaded with; for a new one, the expiry it will be saved with.
+    pub async fn expires_at(&self) -> Result<OffsetDateTime> {
+        Ok(self.state().await?.expires_at)
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Session");
+        match self.loaded_state() {
+            None => out.field("loaded", &false),
+            Some(state) => out
+                .field("loaded", &true)
+                .field("new", &matches!(state.origin, Origin::New))
+                .field("keys", &state.data.len())
+                .field("changed", &state.changed()),
+        }
+        .finish_non_exhaustive()
+    }
+}
+
+fn check_key(key: &str) -> Result<()> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::KeyTooLong {
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// Compile-time proof that the handle can cross threads and tasks.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<Session>();
+};

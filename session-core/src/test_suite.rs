@@ -1,0 +1,394 @@
+//! The contract suite every [`SessionStore`] must pass, public so that third-party stores run
+//! exactly the checks the built-in ones run (feature `test-suite`).
+//!
+//! Each case is an `async fn` taking the store as `Arc<dyn SessionStore>`; failures panic with a
+//! message saying which rule broke. Cases use fresh random ids, so they may share one store (and
+//! one database). The [`store_test_suite!`](crate::store_test_suite) macro turns them all into
+//! `#[test]` functions:
+//!
+//! ```
+//! mod memory_store_contract {
+//!     session_core::store_test_suite!(session_core::MemoryStore::new());
+//! }
+//! ```
+//!
+//! The expression is evaluated inside an async block, once per case, so it may `.await`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use time::{Duration, OffsetDateTime};
+
+use crate::{Changes, IdDigest, Record, SessionStore};
+
+/// The store under test.
+pub type Store = Arc<dyn SessionStore>;
+
+/// Runs `future` to completion on a fresh two-thread Tokio runtime (used by
+/// [`store_test_suite!`](crate::store_test_suite), so callers need no Tokio set-up).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("the test suite needs a Tokio runtime")
+        .block_on(future)
+}
+
+/// Generates one `#[test]` per contract case for the store that `$make` builds.
+///
+/// `$make` is evaluated inside an async block, so it may `.await` (e.g. to connect).
+#[macro_export]
+macro_rules! store_test_suite {
+    ($make:expr) => {
+        $crate::store_test_suite!(@cases $make;
+            create_then_load_returns_the_record,
+            create_never_overwrites_a_live_record,
+            load_of_a_missing_record_is_none,
+            load_of_an_expired_record_is_none,
+            values_round_trip_exactly,
+            apply_merges_per_key,
+            apply_removes_and_clears,
+            apply_to_a_missing_record_creates_nothing,
+            apply_to_an_expired_record_creates_nothing,
+            concurrent_applies_to_different_keys_are_all_kept,
+            delete_is_final_and_nothing_resurrects,
+            delete_of_a_missing_record_is_ok,
+            cycle_moves_the_data_to_a_new_id,
+            touch_moves_the_expiry_only,
+            touch_of_a_missing_record_creates_nothing,
+            delete_expired_keeps_live_records
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::test_suite::block_on(async {
+                    let store: $crate::test_suite::Store = ::std::sync::Arc::new($make);
+                    $crate::test_suite::$case(store).await;
+                });
+            }
+        )*
+    };
+}
+
+fn fresh_id() -> IdDigest {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    IdDigest::from_bytes(bytes)
+}
+
+fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+fn map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("test data must be an object, not {other}"),
+    }
+}
+
+fn live(data: Value) -> Record {
+    let now = now();
+    Record::new(map(data), now, now + Duration::hours(1))
+}
+
+fn changes(set: Value, remove: &[&str]) -> Changes {
+    Changes {
+        clear: false,
+        set: map(set),
+        remove: remove.iter().map(|k| (*k).to_owned()).collect(),
+        expires_at: now() + Duration::hours(2),
+    }
+}
+
+async fn load(store: &Store, id: &IdDigest) -> Option<Record> {
+    store.load(id).await.expect("load failed")
+}
+
+async fn create(store: &Store, id: &IdDigest, record: &Record) {
+    assert!(
+        store.create(id, record).await.expect("create failed"),
+        "create of a fresh id must return true"
+    );
+}
+
+/// A created record loads back equal, timestamps included.
+pub async fn create_then_load_returns_the_record(store: Store) {
+    let id = fresh_id();
+    let record = live(json!({"user": {"id": 7, "name": "Ada"}, "n": 1}));
+    create(&store, &id, &record).await;
+    assert_eq!(load(&store, &id).await, Some(record));
+}
+
+/// `create` is insert-if-absent: a second create with the same id returns `false` and leaves
+/// the first record untouched.
+pub async fn create_never_overwrites_a_live_record(store: Store) {
+    let id = fresh_id();
+    let first = live(json!({"owner": "first"}));
+    create(&store, &id, &first).await;
+    let inserted = store
+        .create(&id, &live(json!({"owner": "second"})))
+        .await
+        .expect("create failed");
+    assert!(!inserted, "create over a live record must return false");
+    assert_eq!(load(&store, &id).await, Some(first));
+}
+
+/// Loading an id that was never created gives `None`.
+pub async fn load_of_a_missing_record_is_none(store: Store) {
+    assert_eq!(load(&store, &fresh_id()).await, None);
+}
+
+/// A record whose expiry has passed is never returned.
+pub async fn load_of_an_expired_record_is_none(store: Store) {
+    let id = fresh_id();
+    let now = now();
+    let record = Record::new(
+        map(json!({"k": 1})),
+        now - Duration::hours(2),
+        now - Duration::seconds(1),
+    );
+    // Stores with native expiry may refuse or drop an already-expired record; either is fine.
+    let _ = store.create(&id, &record).await.expect("create failed");
+    assert_eq!(
+        load(&store, &id).await,
+        None,
+        "an expired record was returned"
+    );
+}
+
+/// Keys and values come back exactly: nesting, numbers, unicode, `.`/`$` in keys, the empty
+/// key, quotes, and a large value.
+pub async fn values_round_trip_exactly(store: Store) {
+    let id = fresh_id();
+    let large = "x".repeat(100_000);
+    let data = json!({
+        "": "empty key",
+        "a.b": {"$c": [1, 2.5, -3, null, true]},
+        "$set": "dollar",
+        "quote\"'key": "quote\"'value",
+        "ключ 🔑": "значение 🔒",
+        "big": large,
+        "u64": u64::MAX,
+        "i64": i64::MIN,
+    });
+    let record = live(data);
+    create(&store, &id, &record).await;
+    assert_eq!(load(&store, &id).await, Some(record.clone()));
+
+    let update = changes(
+        json!({"a.b": "replaced", "new.$key": [{"x": "y"}]}),
+        &["$set"],
+    );
+    assert!(store.apply(&id, &update).await.expect("apply failed"));
+    let mut expected = record;
+    expected.apply(&update);
+    assert_eq!(load(&store, &id).await, Some(expected));
+}
+
+/// `apply` writes only the keys it names; the others keep their values.
+pub async fn apply_merges_per_key(store: Store) {
+    let id = fresh_id();
+    create(&store, &id, &live(json!({"a": 1, "b": 2}))).await;
+    let update = changes(json!({"b": 20, "c": 30}), &[]);
+    assert!(store.apply(&id, &update).await.expect("apply failed"));
+    let record = load(&store, &id).await.expect("record vanished");
+    assert_eq!(
+        Value::Object(record.data),
+        json!({"a": 1, "b": 20, "c": 30})
+    );
+    assert_eq!(
+        record.expires_at, update.expires_at,
+        "apply must set the expiry"
+    );
+}
+
+/// `apply` deletes the keys in `remove`, and `clear` empties the record before `set`.
+pub async fn apply_removes_and_clears(store: Store) {
+    let id = fresh_id();
+    create(&store, &id, &live(json!({"a": 1, "b": 2, "c": 3}))).await;
+    assert!(
+        store
+            .apply(&id, &changes(json!({}), &["a", "missing"]))
+            .await
+            .expect("apply failed")
+    );
+    let record = load(&store, &id).await.expect("record vanished");
+    assert_eq!(Value::Object(record.data), json!({"b": 2, "c": 3}));
+
+    let mut clear = changes(json!({"d": 4}), &[]);
+    clear.clear = true;
+    assert!(store.apply(&id, &clear).await.expect("apply failed"));
+    let record = load(&store, &id)
+        .await
+        .expect("a cleared session still exists");
+    assert_eq!(Value::Object(record.data), json!({"d": 4}));
+}
+
+/// `apply` on an id with no record returns `false` and creates nothing.
+pub async fn apply_to_a_missing_record_creates_nothing(store: Store) {
+    let id = fresh_id();
+    let applied = store
+        .apply(&id, &changes(json!({"a": 1}), &[]))
+        .await
+        .expect("apply failed");
+    assert!(!applied, "apply to a missing record must return false");
+    assert_eq!(load(&store, &id).await, None, "apply created a record");
+}
+
+/// `apply` on an expired record returns `false` and does not revive it.
+pub async fn apply_to_an_expired_record_creates_nothing(store: Store) {
+    let id = fresh_id();
+    let now = now();
+    let expired = Record::new(
+        map(json!({"a": 1})),
+        now - Duration::hours(1),
+        now - Duration::seconds(1),
+    );
+    let _ = store.create(&id, &expired).await.expect("create failed");
+    let applied = store
+        .apply(&id, &changes(json!({"b": 2}), &[]))
+        .await
+        .expect("apply failed");
+    assert!(!applied, "apply to an expired record must return false");
+    assert_eq!(
+        load(&store, &id).await,
+        None,
+        "apply revived an expired record"
+    );
+}
+
+/// Fifty tasks each applying a different key to one session at the same time: all fifty kept.
+pub async fn concurrent_applies_to_different_keys_are_all_kept(store: Store) {
+    const TASKS: usize = 50;
+    let id = fresh_id();
+    create(&store, &id, &live(json!({"base": true}))).await;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let update = changes(json!({ format!("key{i}"): i }), &[]);
+                store.apply(&id, &update).await.expect("apply failed")
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(
+            task.await.expect("task panicked"),
+            "apply to a live record returned false"
+        );
+    }
+    let record = load(&store, &id).await.expect("record vanished");
+    for i in 0..TASKS {
+        assert_eq!(
+            record.data.get(&format!("key{i}")),
+            Some(&json!(i)),
+            "key{i} was lost"
+        );
+    }
+    assert_eq!(record.data.get("base"), Some(&json!(true)));
+}
+
+/// After `delete`, neither `apply` nor `touch` brings the session back.
+pub async fn delete_is_final_and_nothing_resurrects(store: Store) {
+    let id = fresh_id();
+    create(&store, &id, &live(json!({"a": 1}))).await;
+    store.delete(&id).await.expect("delete failed");
+    assert_eq!(load(&store, &id).await, None);
+    assert!(
+        !store
+            .apply(&id, &changes(json!({"b": 2}), &[]))
+            .await
+            .expect("apply failed")
+    );
+    assert!(
+        !store
+            .touch(&id, now() + Duration::hours(3))
+            .await
+            .expect("touch failed")
+    );
+    assert_eq!(load(&store, &id).await, None, "a deleted session came back");
+}
+
+/// Deleting an id with no record is not an error.
+pub async fn delete_of_a_missing_record_is_ok(store: Store) {
+    store
+        .delete(&fresh_id())
+        .await
+        .expect("delete of a missing record failed");
+}
+
+/// Cycling (as the engine does it: create under a new id, delete the old) keeps the data under
+/// the new id only, and the old id cannot be written to afterwards.
+pub async fn cycle_moves_the_data_to_a_new_id(store: Store) {
+    let (old, new) = (fresh_id(), fresh_id());
+    let record = live(json!({"user": 1}));
+    create(&store, &old, &record).await;
+    let current = load(&store, &old).await.expect("record vanished");
+    create(&store, &new, &current).await;
+    store.delete(&old).await.expect("delete failed");
+    assert_eq!(load(&store, &new).await, Some(record));
+    assert_eq!(load(&store, &old).await, None);
+    assert!(
+        !store
+            .apply(&old, &changes(json!({"late": 1}), &[]))
+            .await
+            .expect("apply failed")
+    );
+    assert_eq!(
+        load(&store, &old).await,
+        None,
+        "a write to the old id revived it"
+    );
+}
+
+/// `touch` moves the expiry and leaves the data alone.
+pub async fn touch_moves_the_expiry_only(store: Store) {
+    let id = fresh_id();
+    let record = live(json!({"a": 1}));
+    create(&store, &id, &record).await;
+    let later = record.expires_at + Duration::hours(5);
+    assert!(store.touch(&id, later).await.expect("touch failed"));
+    let touched = load(&store, &id).await.expect("record vanished");
+    assert_eq!(touched.expires_at, later);
+    assert_eq!(touched.data, record.data);
+    assert_eq!(touched.created_at, record.created_at);
+}
+
+/// `touch` on an id with no record returns `false` and creates nothing.
+pub async fn touch_of_a_missing_record_creates_nothing(store: Store) {
+    let id = fresh_id();
+    assert!(
+        !store
+            .touch(&id, now() + Duration::hours(1))
+            .await
+            .expect("touch failed")
+    );
+    assert_eq!(load(&store, &id).await, None);
+}
+
+/// `delete_expired` removes expired records and keeps live ones.
+pub async fn delete_expired_keeps_live_records(store: Store) {
+    let (alive, dead) = (fresh_id(), fresh_id());
+    let record = live(json!({"a": 1}));
+    create(&store, &alive, &record).await;
+    let now = now();
+    let expired = Record::new(
+        map(json!({"b": 2})),
+        now - Duration::hours(1),
+        now - Duration::seconds(1),
+    );
+    let _ = store.create(&dead, &expired).await.expect("create failed");
+    store.delete_expired().await.expect("delete_expired failed");
+    assert_eq!(
+        load(&store, &alive).await,
+        Some(record),
+        "a live record was swept"
+    );
+    assert_eq!(load(&store, &dead).await, None);
+}
