@@ -88,3 +88,8 @@ pub use crate::store::{SessionStore, Storage};
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use crate::stores::memory::{DEFAULT_CAPACITY, MemoryStore};
+
+/// The README's code blocks, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -250,14 +250,14 @@ impl Shared {
                         continue;
                     };
                     let digest = id.digest();
-                    if let Some(record) = store.load(&digest).await? {
-                        if !record.is_expired_at(now) {
-                            return Ok(State::loaded(
-                                Origin::Stored { id, digest },
-                                record,
-                                old_key,
-                            ));
-                        }
+                    if let Some(record) = store.load(&digest).await?
+                        && !record.is_expired_at(now)
+                    {
+                        return Ok(State::loaded(
+                            Origin::Stored { id, digest },
+                            record,
+                            old_key,
+                        ));
                     }
                 }
             }

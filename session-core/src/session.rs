@@ -244,13 +244,16 @@ impl Session {
     pub async fn destroy(&self) -> Result<()> {
         let shared = self.inner.shared.clone();
         let mut state = self.state().await?;
-        if let Origin::Stored { digest, .. } = &state.origin {
-            state.to_delete = Some(*digest);
-        }
+        let to_delete = match &state.origin {
+            Origin::Stored { digest, .. } => Some(*digest),
+            Origin::New | Origin::Cookie => state.to_delete,
+        };
         let now = shared.now();
-        let had_cookie = state.had_cookie;
-        *state = State::new(now, shared.deadline(now, now), had_cookie);
-        state.destroyed = true;
+        *state = State {
+            destroyed: true,
+            to_delete,
+            ..State::new(now, shared.deadline(now, now), state.had_cookie)
+        };
         Ok(())
     }
 

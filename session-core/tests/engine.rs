@@ -1,0 +1,946 @@
+//! The request lifecycle through `SessionManager`, observed the way an adapter sees it: the
+//! `Cookie` header in, the `Set-Cookie` header out, and the calls that reach the store (counted
+//! by an instrumented store).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use serde_json::json;
+use session_core::{
+    Changes, CookieLifetime, Error, Expiry, IdDigest, KeyRing, MemoryStore, Record, SessionConfig,
+    SessionManager, SessionStore, SetCookie, Storage, StoreError,
+};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+/// Counts every call that reaches the store, remembers the digests it saw, and can be made to
+/// fail, to check what the engine asks of a store.
+#[derive(Debug, Default)]
+struct CountingStore {
+    inner: MemoryStore,
+    creates: AtomicUsize,
+    loads: AtomicUsize,
+    applies: AtomicUsize,
+    touches: AtomicUsize,
+    deletes: AtomicUsize,
+    failing: AtomicBool,
+    digests: std::sync::Mutex<Vec<IdDigest>>,
+}
+
+impl CountingStore {
+    fn calls(&self) -> [usize; 5] {
+        [
+            &self.creates,
+            &self.loads,
+            &self.applies,
+            &self.touches,
+            &self.deletes,
+        ]
+        .map(|c| c.load(Ordering::SeqCst))
+    }
+
+    fn reset(&self) {
+        for c in [
+            &self.creates,
+            &self.loads,
+            &self.applies,
+            &self.touches,
+            &self.deletes,
+        ] {
+            c.store(0, Ordering::SeqCst);
+        }
+    }
+
+    fn check(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::backend(std::io::Error::other(
+                "connection refused to db.internal:5432 (password=hunter2)",
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for CountingStore {
+    async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
+        self.check(&self.creates)?;
+        self.digests.lock().unwrap().push(*id);
+        self.inner.create(id, record).await
+    }
+    async fn load(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.check(&self.loads)?;
+        self.inner.load(id).await
+    }
+    async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
+        self.check(&self.applies)?;
+        self.inner.apply(id, changes).await
+    }
+    async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.check(&self.touches)?;
+        self.inner.touch(id, expires_at).await
+    }
+    async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
+        self.check(&self.deletes)?;
+        self.inner.delete(id).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.inner.delete_expired().await
+    }
+}
+
+/// A test app: a manager over a counting store, with a clock the test moves forward.
+struct App {
+    manager: SessionManager,
+    store: Arc<CountingStore>,
+    offset: Arc<AtomicI64>,
+}
+
+impl App {
+    fn new(config: SessionConfig) -> Self {
+        Self::with_keys(config, KeyRing::from_secret(&[7; 32]).unwrap())
+    }
+
+    fn with_keys(config: SessionConfig, keys: KeyRing) -> Self {
+        let store = Arc::new(CountingStore::default());
+        let dyn_store: Arc<dyn SessionStore> = store.clone();
+        Self::over(Storage::from(dyn_store), keys, config, store)
+    }
+
+    fn cookie_store(config: SessionConfig) -> Self {
+        let keys = KeyRing::from_secret(&[7; 32]).unwrap();
+        Self::over(Storage::Cookie, keys, config, Arc::default())
+    }
+
+    fn over(
+        storage: Storage,
+        keys: KeyRing,
+        config: SessionConfig,
+        store: Arc<CountingStore>,
+    ) -> Self {
+        let offset = Arc::new(AtomicI64::new(0));
+        let clock = offset.clone();
+        let manager = SessionManager::new(storage, keys, config)
+            .unwrap()
+            .with_clock(move || {
+                OffsetDateTime::now_utc() + Duration::seconds(clock.load(Ordering::SeqCst))
+            });
+        Self {
+            manager,
+            store,
+            offset,
+        }
+    }
+
+    fn advance(&self, by: Duration) {
+        self.offset.fetch_add(by.whole_seconds(), Ordering::SeqCst);
+    }
+
+    /// Runs one request carrying `cookie` (a `name=value` pair) through `handler`.
+    async fn request<F, Fut>(
+        &self,
+        cookie: Option<&str>,
+        status: u16,
+        handler: F,
+    ) -> Option<SetCookie>
+    where
+        F: FnOnce(session_core::Session) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let session = self.manager.session(cookie.map(str::as_bytes));
+        handler(session.clone()).await;
+        self.manager.finish(&session, status).await.unwrap()
+    }
+
+    /// Starts a session holding `user = "ada"` and returns its cookie pair.
+    async fn login(&self) -> String {
+        let set = self
+            .request(
+                None,
+                200,
+                |s| async move { s.set("user", "ada").await.unwrap() },
+            )
+            .await
+            .expect("a new session sets a cookie");
+        pair(&set)
+    }
+}
+
+/// The `name=value` part of a `Set-Cookie` value: what the browser sends back.
+fn pair(set_cookie: &SetCookie) -> String {
+    set_cookie.as_str().split(';').next().unwrap().to_owned()
+}
+
+fn attribute<'a>(set_cookie: &'a SetCookie, name: &str) -> Option<&'a str> {
+    set_cookie
+        .as_str()
+        .split(';')
+        .skip(1)
+        .map(str::trim)
+        .find_map(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            key.eq_ignore_ascii_case(name).then_some(value)
+        })
+}
+
+const NO_CALLS: [usize; 5] = [0; 5];
+const ONE_LOAD: [usize; 5] = [0, 1, 0, 0, 0];
+
+#[tokio::test]
+async fn untouched_request_costs_no_store_call_and_sets_no_cookie() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.store.reset();
+    assert_eq!(app.request(Some(&cookie), 200, |_| async {}).await, None);
+    assert_eq!(app.request(None, 200, |_| async {}).await, None);
+    assert_eq!(app.store.calls(), NO_CALLS);
+}
+
+#[tokio::test]
+async fn untouched_request_works_while_the_store_is_down() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.store.failing.store(true, Ordering::SeqCst);
+    assert_eq!(app.request(Some(&cookie), 200, |_| async {}).await, None);
+}
+
+#[tokio::test]
+async fn read_only_request_is_one_load_and_no_cookie() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.store.reset();
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            assert_eq!(
+                s.get::<String>("user").await.unwrap().as_deref(),
+                Some("ada")
+            );
+            assert!(s.has("user").await.unwrap());
+        })
+        .await;
+    assert_eq!(set, None);
+    assert_eq!(app.store.calls(), ONE_LOAD);
+}
+
+#[tokio::test]
+async fn writing_request_is_one_load_and_one_apply_and_keeps_the_id() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.store.reset();
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.set("n", &1).await.unwrap()
+        })
+        .await
+        .expect("a persistent cookie is refreshed on write");
+    assert_eq!(app.store.calls(), [0, 1, 1, 0, 0]);
+    assert_eq!(pair(&set), cookie, "a plain write keeps the id");
+}
+
+#[tokio::test]
+async fn reading_a_fresh_session_creates_nothing() {
+    let app = App::new(SessionConfig::default());
+    let set = app
+        .request(None, 200, |s| async move {
+            assert_eq!(s.get::<u32>("n").await.unwrap(), None);
+            assert!(s.is_new().await.unwrap());
+        })
+        .await;
+    assert_eq!(set, None);
+    assert_eq!(
+        app.store.calls(),
+        NO_CALLS,
+        "no cookie came, so nothing was loaded"
+    );
+}
+
+#[tokio::test]
+async fn new_session_cookie_has_secure_defaults() {
+    let app = App::new(SessionConfig::default());
+    let set = app
+        .request(None, 200, |s| async move { s.set("k", "v").await.unwrap() })
+        .await
+        .unwrap();
+    assert!(set.as_str().starts_with("session="));
+    assert_eq!(attribute(&set, "HttpOnly"), Some(""));
+    assert_eq!(attribute(&set, "Secure"), Some(""));
+    assert_eq!(attribute(&set, "SameSite"), Some("Lax"));
+    assert_eq!(attribute(&set, "Path"), Some("/"));
+    assert_eq!(attribute(&set, "Max-Age"), Some("86400"));
+    assert_eq!(attribute(&set, "Domain"), None);
+    assert_eq!(
+        app.store.calls(),
+        [1, 0, 0, 0, 0],
+        "one create, nothing else"
+    );
+}
+
+#[tokio::test]
+async fn configured_attributes_and_host_prefix_reach_the_cookie() {
+    let config = SessionConfig::default()
+        .with_cookie_name("sid")
+        .with_host_prefix(true)
+        .with_same_site(session_core::SameSite::Strict)
+        .with_cookie_lifetime(CookieLifetime::BrowserSession);
+    let app = App::new(config);
+    let set = app
+        .request(None, 200, |s| async move { s.set("k", "v").await.unwrap() })
+        .await
+        .unwrap();
+    assert!(set.as_str().starts_with("__Host-sid="));
+    assert_eq!(attribute(&set, "SameSite"), Some("Strict"));
+    assert_eq!(
+        attribute(&set, "Max-Age"),
+        None,
+        "a browser-session cookie has no Max-Age"
+    );
+    assert_eq!(attribute(&set, "Expires"), None);
+
+    let with_domain = App::new(
+        SessionConfig::default()
+            .with_domain("example.com")
+            .with_path("/app"),
+    );
+    let set = with_domain
+        .request(None, 200, |s| async move { s.set("k", "v").await.unwrap() })
+        .await
+        .unwrap();
+    assert_eq!(attribute(&set, "Domain"), Some("example.com"));
+    assert_eq!(attribute(&set, "Path"), Some("/app"));
+}
+
+#[tokio::test]
+async fn the_store_sees_only_the_digest_of_the_id() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    // The signed value is a 44-character HMAC followed by the 43-character id.
+    let value = cookie.split_once('=').unwrap().1;
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&value[44..])
+        .unwrap();
+    assert_eq!(id.len(), 32, "ids are 256 bits");
+    let expected = IdDigest::from_bytes(Sha256::digest(&id).into());
+    assert_eq!(*app.store.digests.lock().unwrap(), [expected]);
+}
+
+#[tokio::test]
+async fn values_persist_across_requests_with_read_your_writes() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.request(Some(&cookie), 200, |s| async move {
+        s.set("cart", &vec!["apple", "pear"]).await.unwrap();
+        assert_eq!(
+            s.get::<Vec<String>>("cart").await.unwrap().unwrap(),
+            ["apple", "pear"]
+        );
+        assert!(s.delete("user").await.unwrap());
+        assert!(!s.delete("user").await.unwrap());
+        assert!(!s.has("user").await.unwrap());
+    })
+    .await;
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(
+            s.entries().await.unwrap(),
+            *json!({"cart": ["apple", "pear"]}).as_object().unwrap()
+        );
+        assert_eq!(s.keys().await.unwrap(), ["cart"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn clear_removes_every_key_but_keeps_the_session() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.request(Some(&cookie), 200, |s| async move {
+        s.clear().await.unwrap();
+        s.set("after", &true).await.unwrap();
+    })
+    .await;
+    app.request(Some(&cookie), 200, |s| async move {
+        assert!(!s.is_new().await.unwrap());
+        assert_eq!(
+            s.entries().await.unwrap(),
+            *json!({"after": true}).as_object().unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_but_validly_signed_id_is_never_adopted() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.store.inner.delete_expired().await.unwrap();
+    // Forget the session server-side, then come back with its (validly signed) cookie.
+    let digest = app.store.digests.lock().unwrap()[0];
+    app.store.inner.delete(&digest).await.unwrap();
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            assert!(s.is_new().await.unwrap());
+            assert_eq!(s.get::<String>("user").await.unwrap(), None);
+            s.set("k", "v").await.unwrap();
+        })
+        .await
+        .unwrap();
+    assert_ne!(pair(&set), cookie, "the client's id was adopted");
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_even_if_the_store_still_has_it() {
+    let app =
+        App::new(SessionConfig::default().with_expiry(Expiry::Idle(StdDuration::from_secs(600))));
+    let cookie = app.login().await;
+    app.advance(Duration::seconds(599));
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(
+            s.get::<String>("user").await.unwrap().as_deref(),
+            Some("ada")
+        );
+    })
+    .await;
+    // The read above pushed the idle deadline back (touch interval 60 s).
+    app.advance(Duration::seconds(599));
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(
+            s.get::<String>("user").await.unwrap().as_deref(),
+            Some("ada"),
+            "touch kept it alive"
+        );
+    })
+    .await;
+    app.advance(Duration::seconds(601));
+    // The memory store uses the real clock and still holds the record; the engine refuses it.
+    app.request(Some(&cookie), 200, |s| async move {
+        assert!(
+            s.is_new().await.unwrap(),
+            "an idle-expired session was served"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_absolute_lifetime_ends_an_active_session() {
+    let expiry = Expiry::IdleAndAbsolute {
+        idle: StdDuration::from_secs(600),
+        absolute: StdDuration::from_secs(3600),
+    };
+    let app = App::new(SessionConfig::default().with_expiry(expiry));
+    let cookie = app.login().await;
+    for _ in 0..11 {
+        app.advance(Duration::seconds(300));
+        app.request(Some(&cookie), 200, |s| async move {
+            assert!(
+                !s.is_new().await.unwrap(),
+                "an active session expired early"
+            );
+            s.set("seen", &true).await.unwrap();
+        })
+        .await;
+    }
+    app.advance(Duration::seconds(300)); // 3600 s after creation
+    app.request(Some(&cookie), 200, |s| async move {
+        assert!(
+            s.is_new().await.unwrap(),
+            "the absolute lifetime was not enforced"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn expiry_accessors_report_the_deadlines() {
+    let expiry = Expiry::IdleAndAbsolute {
+        idle: StdDuration::from_secs(600),
+        absolute: StdDuration::from_secs(900),
+    };
+    let app = App::new(SessionConfig::default().with_expiry(expiry));
+    let cookie = app.login().await;
+    app.advance(Duration::seconds(400));
+    app.request(Some(&cookie), 200, |s| async move {
+        let created = s.created_at().await.unwrap();
+        assert_eq!(
+            s.expires_at().await.unwrap() - created,
+            Duration::seconds(600)
+        );
+        s.set("k", &1).await.unwrap();
+    })
+    .await;
+    app.request(Some(&cookie), 200, |s| async move {
+        let created = s.created_at().await.unwrap();
+        // min(now + idle, created + absolute) = created + 900
+        assert_eq!(
+            s.expires_at().await.unwrap() - created,
+            Duration::seconds(900)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reads_touch_the_store_at_most_once_per_interval() {
+    let config = SessionConfig::default().with_touch_interval(StdDuration::from_secs(60));
+    let app = App::new(config);
+    let cookie = app.login().await;
+    app.store.reset();
+    let read = |s: session_core::Session| async move {
+        s.get::<String>("user").await.unwrap();
+    };
+    app.advance(Duration::seconds(30));
+    assert_eq!(app.request(Some(&cookie), 200, read).await, None);
+    assert_eq!(app.store.calls(), ONE_LOAD, "no touch within the interval");
+
+    app.advance(Duration::seconds(31));
+    let set = app
+        .request(Some(&cookie), 200, read)
+        .await
+        .expect("a touch refreshes the cookie");
+    assert_eq!(attribute(&set, "Max-Age"), Some("86400"));
+    assert_eq!(app.store.calls(), [0, 2, 0, 1, 0]);
+
+    app.advance(Duration::seconds(59));
+    assert_eq!(app.request(Some(&cookie), 200, read).await, None);
+    assert_eq!(
+        app.store.calls(),
+        [0, 3, 0, 1, 0],
+        "the touch restarted the interval"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_session_cookie_is_not_resent_on_touch_or_write() {
+    let app =
+        App::new(SessionConfig::default().with_cookie_lifetime(CookieLifetime::BrowserSession));
+    let cookie = app.login().await;
+    app.advance(Duration::seconds(120));
+    let read = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.get::<String>("user").await.unwrap();
+        })
+        .await;
+    assert_eq!(read, None);
+    assert_eq!(
+        app.store.touches.load(Ordering::SeqCst),
+        1,
+        "the store expiry still moves"
+    );
+    let write = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.set("k", &1).await.unwrap()
+        })
+        .await;
+    assert_eq!(write, None);
+}
+
+#[tokio::test]
+async fn a_server_error_persists_nothing_by_default() {
+    let app = App::new(SessionConfig::default());
+    let set = app
+        .request(None, 500, |s| async move { s.set("k", "v").await.unwrap() })
+        .await;
+    assert_eq!(set, None);
+    assert_eq!(app.store.calls(), NO_CALLS);
+
+    let cookie = app.login().await;
+    app.request(Some(&cookie), 503, |s| async move {
+        s.set("user", "mallory").await.unwrap()
+    })
+    .await;
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(
+            s.get::<String>("user").await.unwrap().as_deref(),
+            Some("ada")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_error_persists_when_configured() {
+    let app = App::new(SessionConfig::default().with_persist_on_server_error(true));
+    let set = app
+        .request(None, 500, |s| async move { s.set("k", "v").await.unwrap() })
+        .await;
+    assert!(set.is_some());
+    assert_eq!(app.store.creates.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn destroy_deletes_the_record_and_sends_a_removal_cookie() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    let set = app
+        .request(
+            Some(&cookie),
+            200,
+            |s| async move { s.destroy().await.unwrap() },
+        )
+        .await
+        .expect("destroy sends a cookie");
+    assert!(set.is_removal());
+    assert_eq!(attribute(&set, "Max-Age"), Some("0"));
+    assert!(set.as_str().starts_with("session=;"));
+    assert_eq!(app.store.deletes.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        app.store.inner.len(),
+        0,
+        "the record is gone from the store"
+    );
+    app.request(Some(&cookie), 200, |s| async move {
+        assert!(s.is_new().await.unwrap(), "a destroyed session came back");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn values_set_after_destroy_start_a_new_session() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.destroy().await.unwrap();
+            assert_eq!(s.get::<String>("user").await.unwrap(), None);
+            s.set("fresh", &1).await.unwrap();
+        })
+        .await
+        .unwrap();
+    assert!(!set.is_removal());
+    assert_ne!(pair(&set), cookie);
+    app.request(Some(&pair(&set)), 200, |s| async move {
+        assert_eq!(
+            s.entries().await.unwrap(),
+            *json!({"fresh": 1}).as_object().unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cycle_id_keeps_the_data_under_a_new_id_and_the_old_one_stops_working() {
+    let app = App::new(SessionConfig::default());
+    let old = app.login().await;
+    let set = app
+        .request(Some(&old), 200, |s| async move {
+            s.set("role", "admin").await.unwrap();
+            s.cycle_id().await.unwrap();
+        })
+        .await
+        .unwrap();
+    let new = pair(&set);
+    assert_ne!(new, old);
+    app.request(Some(&new), 200, |s| async move {
+        assert_eq!(
+            s.entries().await.unwrap(),
+            *json!({"user": "ada", "role": "admin"}).as_object().unwrap()
+        );
+    })
+    .await;
+    let stale = app
+        .request(Some(&old), 200, |s| async move {
+            assert!(s.is_new().await.unwrap(), "the old id still works");
+        })
+        .await;
+    assert_eq!(stale, None);
+    assert_eq!(app.store.inner.len(), 1, "only the new record remains");
+}
+
+#[tokio::test]
+async fn a_destroyed_session_is_not_resurrected_by_a_concurrent_request() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    // Request A loads the session...
+    let a = app.manager.session([cookie.as_bytes()]);
+    assert!(!a.is_new().await.unwrap());
+    // ...request B destroys it and finishes first...
+    app.request(
+        Some(&cookie),
+        200,
+        |s| async move { s.destroy().await.unwrap() },
+    )
+    .await;
+    // ...then A writes and finishes.
+    a.set("late", &1).await.unwrap();
+    assert_eq!(app.manager.finish(&a, 200).await.unwrap(), None);
+    assert_eq!(
+        app.store.inner.len(),
+        0,
+        "the destroyed session was written back"
+    );
+}
+
+#[tokio::test]
+async fn a_cycled_session_is_not_resurrected_by_a_concurrent_request() {
+    let app = App::new(SessionConfig::default());
+    let old = app.login().await;
+    let a = app.manager.session([old.as_bytes()]);
+    assert!(!a.is_new().await.unwrap());
+    app.request(
+        Some(&old),
+        200,
+        |s| async move { s.cycle_id().await.unwrap() },
+    )
+    .await;
+    a.set("late", &1).await.unwrap();
+    assert_eq!(app.manager.finish(&a, 200).await.unwrap(), None);
+    assert_eq!(app.store.inner.len(), 1, "the old id was written back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_writing_different_keys_keep_every_write() {
+    let app = Arc::new(App::new(SessionConfig::default()));
+    let cookie = app.login().await;
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (app, cookie) = (app.clone(), cookie.clone());
+            tokio::spawn(async move {
+                app.request(Some(&cookie), 200, |s| async move {
+                    s.set(&format!("key{i}"), &i).await.unwrap();
+                })
+                .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    app.request(Some(&cookie), 200, |s| async move {
+        let entries = s.entries().await.unwrap();
+        for i in 0..50 {
+            assert_eq!(
+                entries.get(&format!("key{i}")),
+                Some(&json!(i)),
+                "key{i} was lost"
+            );
+        }
+        assert_eq!(entries.get("user"), Some(&json!("ada")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rotated_key_still_reads_old_cookies_and_reissues_them() {
+    let old_secret = [1u8; 32];
+    let new_secret = [2u8; 32];
+    let shared = Arc::new(CountingStore::default());
+    let make = |keys: KeyRing| {
+        let store: Arc<dyn SessionStore> = shared.clone();
+        SessionManager::new(store, keys, SessionConfig::default()).unwrap()
+    };
+    let before = make(KeyRing::from_secret(&old_secret).unwrap());
+    let session = before.session(std::iter::empty::<&[u8]>());
+    session.set("user", "ada").await.unwrap();
+    let old_cookie = pair(&before.finish(&session, 200).await.unwrap().unwrap());
+
+    let rotated = make(
+        KeyRing::from_secret(&new_secret)
+            .unwrap()
+            .with_previous(&old_secret)
+            .unwrap(),
+    );
+    let session = rotated.session([old_cookie.as_bytes()]);
+    assert_eq!(
+        session.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    let reissued = rotated
+        .finish(&session, 200)
+        .await
+        .unwrap()
+        .expect("an old-key cookie is re-issued");
+    let new_cookie = pair(&reissued);
+    assert_ne!(new_cookie, old_cookie);
+
+    // The re-issued cookie works without the old key; the old cookie does not.
+    let after = make(KeyRing::from_secret(&new_secret).unwrap());
+    let session = after.session([new_cookie.as_bytes()]);
+    assert_eq!(
+        session.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    let session = after.session([old_cookie.as_bytes()]);
+    assert!(session.is_new().await.unwrap());
+}
+
+#[tokio::test]
+async fn store_failures_are_errors_and_never_leak_into_display() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.store.failing.store(true, Ordering::SeqCst);
+    let session = app.manager.session([cookie.as_bytes()]);
+    let err = session.get::<String>("user").await.unwrap_err();
+    assert!(matches!(err, Error::Store(_)));
+    assert_eq!(err.to_string(), "the session store failed");
+
+    // A failure while saving is reported to the adapter.
+    app.store.failing.store(false, Ordering::SeqCst);
+    let session = app.manager.session([cookie.as_bytes()]);
+    session.set("k", &1).await.unwrap();
+    app.store.failing.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        app.manager.finish(&session, 200).await,
+        Err(Error::Store(_))
+    ));
+}
+
+#[tokio::test]
+async fn debug_output_never_shows_tokens_or_secrets() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    let session = app.manager.session([cookie.as_bytes()]);
+    session.set("k", &1).await.unwrap();
+    let set = app.manager.finish(&session, 200).await.unwrap().unwrap();
+    let value = cookie.split_once('=').unwrap().1;
+    for shown in [
+        format!("{session:?}"),
+        format!("{:?}", app.manager),
+        format!("{set:?}"),
+    ] {
+        assert!(!shown.contains(value), "{shown}");
+        assert!(!shown.contains(&value[44..]), "{shown}");
+    }
+}
+
+mod cookie_store {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_whole_session_round_trips_in_the_cookie() {
+        let app = App::cookie_store(SessionConfig::default());
+        let set = app
+            .request(None, 200, |s| async move {
+                s.set("user", &json!({"id": 7, "name": "Ada"}))
+                    .await
+                    .unwrap();
+            })
+            .await
+            .unwrap();
+        assert!(!set.as_str().contains("Ada"), "the cookie is encrypted");
+        assert_eq!(attribute(&set, "Max-Age"), Some("86400"));
+        let cookie = pair(&set);
+        let untouched = app.request(Some(&cookie), 200, |_| async {}).await;
+        assert_eq!(untouched, None);
+        let read = app
+            .request(Some(&cookie), 200, |s| async move {
+                assert_eq!(
+                    s.get::<serde_json::Value>("user").await.unwrap(),
+                    Some(json!({"id": 7, "name": "Ada"}))
+                );
+            })
+            .await;
+        assert_eq!(
+            read, None,
+            "a read within the touch interval re-sends nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replayed_expired_cookie_is_refused() {
+        let app = App::cookie_store(
+            SessionConfig::default().with_expiry(Expiry::Idle(StdDuration::from_secs(600))),
+        );
+        let set = app
+            .request(None, 200, |s| async move { s.set("k", &1).await.unwrap() })
+            .await
+            .unwrap();
+        app.advance(Duration::seconds(601));
+        app.request(Some(&pair(&set)), 200, |s| async move {
+            assert!(s.is_new().await.unwrap(), "an expired cookie was accepted");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn reads_extend_the_cookie_once_per_interval() {
+        let app = App::cookie_store(SessionConfig::default());
+        let cookie = pair(
+            &app.request(None, 200, |s| async move { s.set("k", &1).await.unwrap() })
+                .await
+                .unwrap(),
+        );
+        app.advance(Duration::seconds(120));
+        let touched = app
+            .request(Some(&cookie), 200, |s| async move {
+                s.get::<u32>("k").await.unwrap();
+            })
+            .await
+            .expect("the expiry moved, so the cookie is re-sent");
+        assert_ne!(pair(&touched), cookie);
+    }
+
+    #[tokio::test]
+    async fn destroy_and_emptying_send_a_removal_cookie() {
+        let app = App::cookie_store(SessionConfig::default());
+        let cookie = pair(
+            &app.request(None, 200, |s| async move { s.set("k", &1).await.unwrap() })
+                .await
+                .unwrap(),
+        );
+        let destroyed = app
+            .request(
+                Some(&cookie),
+                200,
+                |s| async move { s.destroy().await.unwrap() },
+            )
+            .await
+            .unwrap();
+        assert!(destroyed.is_removal());
+        let emptied = app
+            .request(Some(&cookie), 200, |s| async move {
+                s.delete("k").await.unwrap();
+            })
+            .await
+            .unwrap();
+        assert!(emptied.is_removal());
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_reads_old_cookies_and_reissues_them() {
+        let old = KeyRing::from_secret(&[1; 32]).unwrap();
+        let before = SessionManager::new(Storage::Cookie, old, SessionConfig::default()).unwrap();
+        let session = before.session(std::iter::empty::<&[u8]>());
+        session.set("k", "v").await.unwrap();
+        let cookie = pair(&before.finish(&session, 200).await.unwrap().unwrap());
+
+        let ring = KeyRing::from_secret(&[2; 32])
+            .unwrap()
+            .with_previous(&[1; 32])
+            .unwrap();
+        let after = SessionManager::new(Storage::Cookie, ring, SessionConfig::default()).unwrap();
+        let session = after.session([cookie.as_bytes()]);
+        assert_eq!(
+            session.get::<String>("k").await.unwrap().as_deref(),
+            Some("v")
+        );
+        let reissued = after
+            .finish(&session, 200)
+            .await
+            .unwrap()
+            .expect("re-issued under the new key");
+
+        let only_new = SessionManager::new(
+            Storage::Cookie,
+            KeyRing::from_secret(&[2; 32]).unwrap(),
+            SessionConfig::default(),
+        )
+        .unwrap();
+        let session = only_new.session([pair(&reissued).as_bytes()]);
+        assert_eq!(
+            session.get::<String>("k").await.unwrap().as_deref(),
+            Some("v")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_error_sends_no_cookie() {
+        let app = App::cookie_store(SessionConfig::default());
+        let set = app
+            .request(None, 500, |s| async move { s.set("k", &1).await.unwrap() })
+            .await;
+        assert_eq!(set, None);
+    }
+}
