@@ -17,6 +17,7 @@ const MAX_VALUE_LEN: usize = 8192;
 /// header can cause.
 const MAX_CANDIDATES: usize = 4;
 /// The largest `Set-Cookie` value browsers are required to keep (RFC 6265, section 6.1).
+#[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
 pub(crate) const MAX_COOKIE_LEN: usize = 4096;
 
 /// A `Set-Cookie` header value produced by the engine.
@@ -140,6 +141,7 @@ impl CookieCodec {
     }
 
     /// Decrypts a cookie-store value. Returns the plaintext and whether an older key was used.
+    #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     pub(crate) fn decrypt(&self, value: &str) -> Option<(String, bool)> {
         let jar = CookieJar::new();
         self.keys.all().find_map(|(index, key)| {
@@ -151,6 +153,7 @@ impl CookieCodec {
 
     /// Encrypts `plaintext` under the current key; the cookie name is authenticated with it, so
     /// a value cannot be moved to another cookie.
+    #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     pub(crate) fn encrypt(&self, plaintext: String) -> String {
         let mut jar = CookieJar::new();
         jar.private_mut(self.keys.current())
@@ -184,6 +187,7 @@ impl CookieCodec {
 
     /// The full `Set-Cookie` length for a cookie-store plaintext of `plain_len` bytes: the
     /// private jar stores base64 (with padding) of nonce (12) + ciphertext + tag (16).
+    #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     pub(crate) fn encrypted_cookie_len(&self, plain_len: usize) -> usize {
         let sealed = 12 + plain_len + 16;
         self.name.len() + 1 + sealed.div_ceil(3) * 4 + self.attributes_len

@@ -52,12 +52,71 @@
 //!
 //! ## Writing a store
 //!
-//! Implement [`SessionStore`] (five async methods over [`IdDigest`], [`Record`] and
-//! [`Changes`]) and run the shared contract suite against it from your tests, with the
-//! `test-suite` feature:
+//! Implement [`SessionStore`]: six async methods over [`IdDigest`], [`Record`] and [`Changes`],
+//! with the rules its documentation lists, then run the shared contract suite against it. A
+//! minimal (single-lock) example:
 //!
-//! ```text
-//! session_core::store_test_suite!(MyStore::connect("...").await);
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Mutex;
+//! use session_core::{Changes, IdDigest, Record, SessionStore, StoreError};
+//! use time::OffsetDateTime;
+//!
+//! #[derive(Debug, Default)]
+//! struct MapStore(Mutex<HashMap<IdDigest, Record>>);
+//!
+//! impl MapStore {
+//!     /// Runs `f` on the live record under `id`; `false` if there is none.
+//!     fn with_live(&self, id: &IdDigest, f: impl FnOnce(&mut Record)) -> bool {
+//!         let mut map = self.0.lock().unwrap();
+//!         match map.get_mut(id) {
+//!             Some(record) if !record.is_expired_at(OffsetDateTime::now_utc()) => {
+//!                 f(record);
+//!                 true
+//!             }
+//!             _ => false,
+//!         }
+//!     }
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl SessionStore for MapStore {
+//!     async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
+//!         let mut map = self.0.lock().unwrap();
+//!         let now = OffsetDateTime::now_utc();
+//!         if map.get(id).is_some_and(|old| !old.is_expired_at(now)) {
+//!             return Ok(false);
+//!         }
+//!         map.insert(*id, record.clone());
+//!         Ok(true)
+//!     }
+//!     async fn load(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+//!         let mut found = None;
+//!         self.with_live(id, |record| found = Some(record.clone()));
+//!         Ok(found)
+//!     }
+//!     async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
+//!         Ok(self.with_live(id, |record| record.apply(changes)))
+//!     }
+//!     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+//!         Ok(self.with_live(id, |record| record.expires_at = expires_at))
+//!     }
+//!     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
+//!         self.0.lock().unwrap().remove(id);
+//!         Ok(())
+//!     }
+//!     async fn delete_expired(&self) -> Result<u64, StoreError> {
+//!         let now = OffsetDateTime::now_utc();
+//!         let mut map = self.0.lock().unwrap();
+//!         let before = map.len();
+//!         map.retain(|_, record| !record.is_expired_at(now));
+//!         Ok((before - map.len()) as u64)
+//!     }
+//! }
+//!
+//! // In your tests, with the `test-suite` feature: one #[test] per rule of the contract.
+//! session_core::store_test_suite!(MapStore::default());
+//! # fn main() {}
 //! ```
 
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -243,10 +243,17 @@ impl Shared {
                         return Ok(State::loaded(Origin::Cookie, record, old_key));
                     }
                 }
+                if had_cookie {
+                    tracing::debug!(
+                        "session cookie was forged, corrupt, from another key ring or expired; \
+                         starting a new session"
+                    );
+                }
             }
             Storage::Server(store) => {
                 for value in candidates {
                     let Some((id, old_key)) = self.codec.verify_id(value) else {
+                        tracing::debug!("session cookie failed signature verification; ignored");
                         continue;
                     };
                     let digest = id.digest();
@@ -259,6 +266,7 @@ impl Shared {
                             old_key,
                         ));
                     }
+                    tracing::debug!(session = %digest, "session unknown or expired; not adopted");
                 }
             }
         }
@@ -266,6 +274,7 @@ impl Shared {
     }
 
     /// With the cookie store, fails if the session would no longer fit in a cookie.
+    #[cfg_attr(not(feature = "cookie-store"), allow(unused_variables))]
     pub(crate) fn check_size(&self, state: &State) -> Result<()> {
         match self.storage {
             #[cfg(feature = "cookie-store")]
@@ -281,6 +290,7 @@ impl Shared {
         }
     }
 
+    #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     fn check_cookie_len(&self, size: usize) -> Result<()> {
         let max = crate::cookie::MAX_COOKIE_LEN;
         if size > max {
@@ -332,6 +342,7 @@ impl Shared {
             if store.create(&id.digest(), record).await? {
                 return Ok(id);
             }
+            tracing::warn!("a freshly minted session id collided with an existing one; retrying");
         }
         Err(Error::IdCollision {
             attempts: CREATE_ATTEMPTS,
@@ -353,6 +364,7 @@ impl Shared {
                 if snapshot.cycle {
                     // Re-read so keys written by concurrent requests move to the new id too.
                     let Some(mut record) = store.load(&digest).await? else {
+                        tracing::debug!(session = %digest, "session vanished before its id was cycled");
                         return Ok(None);
                     };
                     record.apply(&snapshot.changes(expires_at));
@@ -364,6 +376,7 @@ impl Shared {
                 if snapshot.changed {
                     if !store.apply(&digest, &snapshot.changes(expires_at)).await? {
                         // Deleted or cycled by a concurrent request: do not bring it back.
+                        tracing::debug!(session = %digest, "session deleted concurrently; changes dropped");
                         return Ok(None);
                     }
                     return Ok(self.refreshed_cookie(&id, expires_at, now, reissue));

@@ -56,6 +56,7 @@ pub(crate) enum Origin {
     /// A live session of a server-side store.
     Stored { id: SessionId, digest: IdDigest },
     /// A valid cookie-store cookie.
+    #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     Cookie,
 }
 
