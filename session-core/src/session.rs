@@ -306,3 +306,33 @@ const _: fn() = || {
     fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
     assert_send_sync::<Session>();
 };
+
+#[cfg(test)]
+mod tests {
+    use crate::{KeyRing, MemoryStore, SessionConfig, SessionManager};
+
+    fn assert_send<T: Send>(_: T) {}
+
+    /// Handlers of multi-threaded frameworks (axum, Rocket) need every future to be `Send`.
+    #[test]
+    fn session_and_engine_futures_are_send() {
+        let manager = SessionManager::new(
+            MemoryStore::new(),
+            KeyRing::generate(),
+            SessionConfig::default(),
+        )
+        .unwrap();
+        let session = manager.session(std::iter::empty::<&[u8]>());
+        assert_send(session.get::<u32>("k"));
+        assert_send(session.get_value("k"));
+        assert_send(session.set("k", &1));
+        assert_send(session.has("k"));
+        assert_send(session.delete("k"));
+        assert_send(session.entries());
+        assert_send(session.clear());
+        assert_send(session.cycle_id());
+        assert_send(session.destroy());
+        assert_send(session.expires_at());
+        assert_send(manager.finish(&session, 200));
+    }
+}
