@@ -42,6 +42,24 @@ fn header(pair: &str) -> String {
     format!("theme=dark; {pair}; lang=en")
 }
 
+/// A request that reads the integer `n`.
+fn read_request(manager: &SessionManager, header: &str) {
+    let session = manager.session([header.as_bytes()]);
+    let n: u64 = run(session.get("n")).unwrap().unwrap();
+    black_box(n);
+    black_box(run(manager.finish(&session, 200)).unwrap());
+}
+
+/// A request that reads the integer `n` and writes `n + 1`.
+fn write_request(manager: &SessionManager, header: &str) {
+    let session = manager.session([header.as_bytes()]);
+    run(async {
+        let n: u64 = session.get("n").await.unwrap().unwrap();
+        session.set("n", &(n + 1)).await.unwrap();
+    });
+    black_box(run(manager.finish(&session, 200)).unwrap());
+}
+
 fn memory_store(c: &mut Criterion) {
     let (manager, pair) = setup(
         MemoryStore::new().into(),
@@ -55,24 +73,8 @@ fn memory_store(c: &mut Criterion) {
             black_box(run(manager.finish(&session, 200)).unwrap())
         })
     });
-    group.bench_function("read_only", |b| {
-        b.iter(|| {
-            let session = manager.session([header.as_bytes()]);
-            let n: u64 = run(session.get("n")).unwrap().unwrap();
-            black_box(n);
-            black_box(run(manager.finish(&session, 200)).unwrap())
-        })
-    });
-    group.bench_function("modified", |b| {
-        b.iter(|| {
-            let session = manager.session([header.as_bytes()]);
-            run(async {
-                let n: u64 = session.get("n").await.unwrap().unwrap();
-                session.set("n", &(n + 1)).await.unwrap();
-            });
-            black_box(run(manager.finish(&session, 200)).unwrap())
-        })
-    });
+    group.bench_function("read_only", |b| b.iter(|| read_request(&manager, &header)));
+    group.bench_function("modified", |b| b.iter(|| write_request(&manager, &header)));
     group.finish();
 }
 
@@ -82,23 +84,9 @@ fn cookie_store(c: &mut Criterion) {
     let (manager, pair) = setup(Storage::Cookie, &[("n", 0.into()), ("blob", blob.into())]);
     let header = header(&pair);
     let mut group = c.benchmark_group("cookie_store_1kib");
-    group.bench_function("decode", |b| {
-        b.iter(|| {
-            let session = manager.session([header.as_bytes()]);
-            let n: u64 = run(session.get("n")).unwrap().unwrap();
-            black_box(n);
-            black_box(run(manager.finish(&session, 200)).unwrap())
-        })
-    });
+    group.bench_function("decode", |b| b.iter(|| read_request(&manager, &header)));
     group.bench_function("decode_and_encode", |b| {
-        b.iter(|| {
-            let session = manager.session([header.as_bytes()]);
-            run(async {
-                let n: u64 = session.get("n").await.unwrap().unwrap();
-                session.set("n", &(n + 1)).await.unwrap();
-            });
-            black_box(run(manager.finish(&session, 200)).unwrap())
-        })
+        b.iter(|| write_request(&manager, &header))
     });
     group.finish();
 }
