@@ -63,6 +63,14 @@ pub enum Error {
         max: usize,
     },
 
+    /// The session was changed after the engine had finished its request, so the change could
+    /// not be saved. Finish working with the session before the handler returns.
+    #[error(
+        "the session was changed after its request had finished, so the change was not saved; \
+         finish working with the session before the handler returns"
+    )]
+    Finished,
+
     /// The operating system's random number generator failed while minting a session id.
     #[error("the operating system's random number generator failed: {0}")]
     Random(getrandom::Error),

@@ -140,7 +140,7 @@ pub use crate::cookie::SetCookie;
 pub use crate::error::{BoxError, ConfigError, Error, Result, StoreError};
 pub use crate::id::IdDigest;
 pub use crate::keys::{KeyRing, MIN_SECRET_LEN, PREVIOUS_SECRETS_ENV, SECRET_ENV};
-pub use crate::manager::{Clock, SessionManager};
+pub use crate::manager::SessionManager;
 pub use crate::record::{Changes, Record};
 pub use crate::session::{MAX_KEY_LEN, Session};
 pub use crate::store::{SessionStore, Storage};

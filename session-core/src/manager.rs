@@ -17,7 +17,7 @@ use crate::session::{Origin, Session, State};
 use crate::store::{SessionStore, Storage};
 
 /// A source of the current time; see [`SessionManager::with_clock`].
-pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 /// How many fresh ids are tried before giving up on a store whose `create` keeps refusing.
 const CREATE_ATTEMPTS: u32 = 8;
@@ -117,7 +117,7 @@ impl SessionManager {
     }
 
     /// Ends a request: writes what the handler changed and returns the `Set-Cookie` value to
-    /// send, if any.
+    /// send, if any. Call it once per request; later calls do nothing.
     ///
     /// An untouched session costs nothing and returns `None`. For a response status of 500 or
     /// above nothing is saved unless
@@ -126,6 +126,10 @@ impl SessionManager {
     /// been saved: answer with an opaque 500 and log the error.
     pub async fn finish(&self, session: &Session, status: u16) -> Result<Option<SetCookie>> {
         let shared = session.shared();
+        if !session.mark_finished() {
+            tracing::debug!("finish called twice for one session; the second call does nothing");
+            return Ok(None);
+        }
         if status >= 500 && !shared.config.persist_on_server_error {
             return Ok(None);
         }

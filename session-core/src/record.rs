@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 /// Timestamps are whole seconds (UTC); the engine never produces sub-second parts, so stores may
 /// keep seconds only.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Record {
     /// The session's keys and their JSON values.
     pub data: Map<String, Value>,
@@ -61,6 +62,7 @@ impl Record {
 /// request wrote to them. The order is: clear (if set), then `remove`, then `set`. A key never
 /// appears in both `set` and `remove`.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Changes {
     /// Remove every key before applying `set` (the request called `clear`).
     pub clear: bool,
@@ -73,7 +75,7 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// Changes that only move the expiry.
+    /// Changes that only move the expiry; fill in `set`, `remove` and `clear` as needed.
     pub fn expiry_only(expires_at: OffsetDateTime) -> Self {
         Self {
             clear: false,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
@@ -24,7 +25,8 @@ pub const MAX_KEY_LEN: usize = 1024;
 /// the first method call, so a request that never touches its session costs no store I/O and
 /// works while the store is down. Values are any serde type, kept as JSON values; a request reads
 /// its own writes. Writes are sent to the store once, when the engine finishes the request, and
-/// only for the keys this request changed.
+/// only for the keys this request changed; a change attempted after that (say, from a task the
+/// handler spawned) fails with [`Error::Finished`] rather than being silently lost.
 ///
 /// ```
 /// # async fn demo(session: session_core::Session) -> session_core::Result<()> {
@@ -46,6 +48,8 @@ struct Inner {
     /// Values of the cookies named ours, not yet verified.
     candidates: Vec<String>,
     state: OnceCell<Mutex<State>>,
+    /// Set when the engine finished the request; later changes could not be saved.
+    finished: AtomicBool,
 }
 
 /// Where the loaded session came from.
@@ -122,6 +126,7 @@ impl Session {
                 shared,
                 candidates,
                 state: OnceCell::new(),
+                finished: AtomicBool::new(false),
             }),
         }
     }
@@ -136,6 +141,23 @@ impl Session {
             })
             .await?;
         Ok(cell.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The state, for a change: fails once the request has finished, since the change could
+    /// no longer be saved.
+    async fn state_mut(&self) -> Result<MutexGuard<'_, State>> {
+        let state = self.state().await?;
+        // Checked under the state lock, which `finish` takes after setting the flag: a change
+        // either makes it into the snapshot or is refused.
+        if self.inner.finished.load(Ordering::Acquire) {
+            return Err(Error::Finished);
+        }
+        Ok(state)
+    }
+
+    /// Marks the request finished; returns `false` if it already was.
+    pub(crate) fn mark_finished(&self) -> bool {
+        !self.inner.finished.swap(true, Ordering::AcqRel)
     }
 
     /// The state if something already loaded it; `None` for an untouched session.
@@ -186,7 +208,7 @@ impl Session {
     /// Stores a raw JSON value under `key`; see [`set`](Self::set).
     pub async fn set_value(&self, key: &str, value: Value) -> Result<()> {
         check_key(key)?;
-        let mut state = self.state().await?;
+        let mut state = self.state_mut().await?;
         let previous = state.data.insert(key.to_owned(), value);
         if let Err(error) = self.inner.shared.check_size(&state) {
             match previous {
@@ -206,7 +228,7 @@ impl Session {
 
     /// Deletes `key`; returns whether it was present.
     pub async fn delete(&self, key: &str) -> Result<bool> {
-        let mut state = self.state().await?;
+        let mut state = self.state_mut().await?;
         let present = state.data.remove(key).is_some();
         if present {
             state.dirty.insert(key.to_owned());
@@ -226,7 +248,7 @@ impl Session {
 
     /// Deletes every key. The session itself (and its id) stays.
     pub async fn clear(&self) -> Result<()> {
-        let mut state = self.state().await?;
+        let mut state = self.state_mut().await?;
         state.data.clear();
         state.dirty.clear();
         state.cleared = true;
@@ -236,7 +258,7 @@ impl Session {
     /// Gives the session a new id at the end of the request, keeping its data; the old id stops
     /// working. Call it when privileges change, above all on login, to prevent session fixation.
     pub async fn cycle_id(&self) -> Result<()> {
-        self.state().await?.cycle = true;
+        self.state_mut().await?.cycle = true;
         Ok(())
     }
 
@@ -244,7 +266,7 @@ impl Session {
     /// told to drop the cookie. Values set afterwards start a new session with a new id.
     pub async fn destroy(&self) -> Result<()> {
         let shared = self.inner.shared.clone();
-        let mut state = self.state().await?;
+        let mut state = self.state_mut().await?;
         let to_delete = match &state.origin {
             Origin::Stored { digest, .. } => Some(*digest),
             Origin::New | Origin::Cookie => state.to_delete,

@@ -27,6 +27,8 @@ struct CountingStore {
     touches: AtomicUsize,
     deletes: AtomicUsize,
     failing: AtomicBool,
+    /// How many of the next creates report a taken id, as if the minted id collided.
+    collisions: AtomicUsize,
     digests: std::sync::Mutex<Vec<IdDigest>>,
 }
 
@@ -69,6 +71,13 @@ impl CountingStore {
 impl SessionStore for CountingStore {
     async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
         self.check(&self.creates)?;
+        let collide = self
+            .collisions
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if collide {
+            return Ok(false);
+        }
         self.digests.lock().unwrap().push(*id);
         self.inner.create(id, record).await
     }
@@ -803,6 +812,71 @@ async fn debug_output_never_shows_tokens_or_secrets() {
         assert!(!shown.contains(value), "{shown}");
         assert!(!shown.contains(&value[44..]), "{shown}");
     }
+}
+
+#[tokio::test]
+async fn a_colliding_id_is_retried_with_a_fresh_one() {
+    let app = App::new(SessionConfig::default());
+    app.store.collisions.store(3, Ordering::SeqCst);
+    let cookie = app.login().await;
+    assert_eq!(
+        app.store.creates.load(Ordering::SeqCst),
+        4,
+        "three refusals, then success"
+    );
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(
+            s.get::<String>("user").await.unwrap().as_deref(),
+            Some("ada")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_store_that_never_creates_is_an_error_not_a_loop() {
+    let app = App::new(SessionConfig::default());
+    app.store.collisions.store(usize::MAX, Ordering::SeqCst);
+    let session = app.manager.session(std::iter::empty::<&[u8]>());
+    session.set("k", &1).await.unwrap();
+    let err = app.manager.finish(&session, 200).await.unwrap_err();
+    assert!(matches!(err, Error::IdCollision { attempts: 8 }), "{err}");
+}
+
+#[tokio::test]
+async fn finishing_twice_saves_once() {
+    let app = App::new(SessionConfig::default());
+    let session = app.manager.session(std::iter::empty::<&[u8]>());
+    session.set("k", &1).await.unwrap();
+    assert!(app.manager.finish(&session, 200).await.unwrap().is_some());
+    assert_eq!(app.manager.finish(&session, 200).await.unwrap(), None);
+    assert_eq!(app.store.inner.len(), 1, "a second session was created");
+}
+
+#[tokio::test]
+async fn a_change_after_finish_is_refused_not_lost_silently() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    let session = app.manager.session([cookie.as_bytes()]);
+    let late = session.clone();
+    assert_eq!(
+        session.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    app.manager.finish(&session, 200).await.unwrap();
+    assert!(matches!(late.set("k", &1).await, Err(Error::Finished)));
+    assert!(matches!(late.delete("user").await, Err(Error::Finished)));
+    assert!(matches!(late.destroy().await, Err(Error::Finished)));
+    // Reads still work.
+    assert_eq!(
+        late.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+
+    // The same for a session nobody touched before the request finished.
+    let untouched = app.manager.session([cookie.as_bytes()]);
+    app.manager.finish(&untouched, 200).await.unwrap();
+    assert!(matches!(untouched.set("k", &1).await, Err(Error::Finished)));
 }
 
 mod cookie_store {
