@@ -165,7 +165,7 @@ struct Snapshot {
     cycle: bool,
     destroyed: bool,
     to_delete: Option<crate::IdDigest>,
-    /// The whole data for new, cycled and cookie-store sessions; otherwise only changed keys.
+    /// The whole data for new and cookie-store sessions; for stored ones only changed keys.
     data: serde_json::Map<String, serde_json::Value>,
     cleared: bool,
     removed: Vec<String>,
@@ -174,7 +174,9 @@ struct Snapshot {
 
 impl Snapshot {
     fn take(state: &State) -> Self {
-        let whole = !matches!(state.origin, Origin::Stored { .. }) || state.cycle;
+        // A stored session, cycled or not, is written as per-key changes on top of what the
+        // store holds, so keys written by concurrent requests survive.
+        let whole = !matches!(state.origin, Origin::Stored { .. });
         let mut data = serde_json::Map::new();
         let mut removed = Vec::new();
         if whole {

@@ -659,6 +659,59 @@ async fn cycle_id_keeps_the_data_under_a_new_id_and_the_old_one_stops_working() 
 }
 
 #[tokio::test]
+async fn cycle_id_applies_deletes_made_in_the_same_request() {
+    let app = App::new(SessionConfig::default());
+    let old = app.login().await;
+    app.request(Some(&old), 200, |s| async move {
+        s.set("cart", &[1, 2]).await.unwrap()
+    })
+    .await;
+    let set = app
+        .request(Some(&old), 200, |s| async move {
+            assert!(s.delete("cart").await.unwrap());
+            s.cycle_id().await.unwrap();
+        })
+        .await
+        .unwrap();
+    app.request(Some(&pair(&set)), 200, |s| async move {
+        assert_eq!(
+            s.entries().await.unwrap(),
+            *json!({"user": "ada"}).as_object().unwrap()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cycle_id_keeps_keys_written_concurrently_before_it() {
+    let app = App::new(SessionConfig::default());
+    let old = app.login().await;
+    // Request A loads the session and will cycle it...
+    let a = app.manager.session([old.as_bytes()]);
+    assert_eq!(
+        a.get::<String>("user").await.unwrap().as_deref(),
+        Some("ada")
+    );
+    // ...while request B changes `user` and adds `theme`, and finishes first.
+    app.request(Some(&old), 200, |s| async move {
+        s.set("user", "grace").await.unwrap();
+        s.set("theme", "dark").await.unwrap();
+    })
+    .await;
+    a.cycle_id().await.unwrap();
+    let set = app.manager.finish(&a, 200).await.unwrap().unwrap();
+    app.request(Some(&pair(&set)), 200, |s| async move {
+        let expected = json!({"user": "grace", "theme": "dark"});
+        assert_eq!(
+            s.entries().await.unwrap(),
+            *expected.as_object().unwrap(),
+            "B's writes were lost"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_destroyed_session_is_not_resurrected_by_a_concurrent_request() {
     let app = App::new(SessionConfig::default());
     let cookie = app.login().await;
