@@ -271,6 +271,16 @@ impl SessionConfig {
                 ));
             }
         }
+        if self
+            .expiry
+            .idle()
+            .is_some_and(|idle| self.touch_interval >= idle)
+        {
+            return Err(ConfigError::Expiry(
+                "the touch interval must be shorter than the idle timeout, or sessions that are \
+                 only read would expire while in use",
+            ));
+        }
         Ok(())
     }
 }
@@ -336,5 +346,13 @@ mod tests {
                 .validate()
                 .is_err()
         );
+        let touch_too_slow = SessionConfig::default()
+            .with_expiry(Expiry::Idle(Duration::from_secs(60)))
+            .with_touch_interval(Duration::from_secs(60));
+        assert!(touch_too_slow.validate().is_err());
+        let absolute_only = SessionConfig::default()
+            .with_expiry(Expiry::Absolute(Duration::from_secs(60)))
+            .with_touch_interval(Duration::from_secs(600));
+        absolute_only.validate().unwrap();
     }
 }
