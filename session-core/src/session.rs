@@ -265,7 +265,7 @@ impl Session {
     /// Deletes the session everywhere: its record is removed from the store and the browser is
     /// told to drop the cookie. Values set afterwards start a new session with a new id.
     pub async fn destroy(&self) -> Result<()> {
-        let shared = self.inner.shared.clone();
+        let shared = &self.inner.shared;
         let mut state = self.state_mut().await?;
         let to_delete = match &state.origin {
             Origin::Stored { digest, .. } => Some(*digest),
