@@ -12,7 +12,7 @@ use crate::cookie::{CookieCodec, SetCookie};
 use crate::error::{ConfigError, Error, Result};
 use crate::id::SessionId;
 use crate::keys::KeyRing;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, whole_seconds};
 use crate::session::{Origin, Session, State};
 use crate::store::{SessionStore, Storage};
 
@@ -133,15 +133,19 @@ impl SessionManager {
         if status >= 500 && !shared.config.persist_on_server_error {
             return Ok(None);
         }
-        let Some(snapshot) = session.loaded_state().map(|state| Snapshot::take(&state)) else {
-            return Ok(None);
+        // The lock guard lives in this block only: no lock is held across store calls.
+        let (store, snapshot) = {
+            let Some(state) = session.loaded_state() else {
+                return Ok(None);
+            };
+            match &shared.storage {
+                // Encoding never waits, so it reads the state in place, under its lock.
+                #[cfg(feature = "cookie-store")]
+                Storage::Cookie => return shared.commit_cookie(&state, shared.now()),
+                Storage::Server(store) => (store, Snapshot::take(&state)),
+            }
         };
-        let now = shared.now();
-        match &shared.storage {
-            #[cfg(feature = "cookie-store")]
-            Storage::Cookie => shared.commit_cookie(snapshot, now),
-            Storage::Server(store) => shared.commit_server(&**store, snapshot, now).await,
-        }
+        shared.commit_server(&**store, snapshot, shared.now()).await
     }
 }
 
@@ -154,8 +158,8 @@ impl fmt::Debug for SessionManager {
     }
 }
 
-/// What `finish` needs from the session state, copied out so that no lock is held across
-/// store calls.
+/// What `finish` needs from the session state of a server-side store, copied out so that no
+/// lock is held across store calls.
 struct Snapshot {
     origin: Origin,
     had_cookie: bool,
@@ -165,11 +169,10 @@ struct Snapshot {
     cycle: bool,
     destroyed: bool,
     to_delete: Option<crate::IdDigest>,
-    /// The whole data for new and cookie-store sessions; for stored ones only changed keys.
+    /// The whole data for a new session; for a stored one only the keys this request set.
     data: serde_json::Map<String, serde_json::Value>,
     cleared: bool,
     removed: Vec<String>,
-    changed: bool,
 }
 
 impl Snapshot {
@@ -203,8 +206,12 @@ impl Snapshot {
             data,
             cleared: state.cleared,
             removed,
-            changed: state.changed(),
         }
+    }
+
+    /// Whether a stored session has key changes to apply.
+    fn changed(&self) -> bool {
+        self.cleared || !self.data.is_empty() || !self.removed.is_empty()
     }
 
     fn changes(self, expires_at: OffsetDateTime) -> Changes {
@@ -220,11 +227,10 @@ impl Snapshot {
 impl Shared {
     /// The current time in whole seconds.
     pub(crate) fn now(&self) -> OffsetDateTime {
-        let now = match &self.clock {
+        whole_seconds(match &self.clock {
             Some(clock) => clock(),
             None => OffsetDateTime::now_utc(),
-        };
-        now.replace_nanosecond(0).unwrap_or(now)
+        })
     }
 
     /// The expiry of a session created at `created` and used at `now`.
@@ -379,7 +385,7 @@ impl Shared {
                     return Ok(Some(self.id_cookie(&new_id, expires_at, now)));
                 }
                 let reissue = snapshot.reissue;
-                if snapshot.changed {
+                if snapshot.changed() {
                     if !store.apply(&digest, &snapshot.changes(expires_at)).await? {
                         // Deleted or cycled by a concurrent request: do not bring it back.
                         tracing::debug!(session = %digest, "session deleted concurrently; changes dropped");
@@ -408,22 +414,22 @@ impl Shared {
     }
 
     #[cfg(feature = "cookie-store")]
-    fn commit_cookie(&self, snapshot: Snapshot, now: OffsetDateTime) -> Result<Option<SetCookie>> {
-        let changed = snapshot.changed || snapshot.cycle || snapshot.destroyed;
-        if snapshot.data.is_empty() {
+    fn commit_cookie(&self, state: &State, now: OffsetDateTime) -> Result<Option<SetCookie>> {
+        let changed = state.changed() || state.cycle || state.destroyed;
+        if state.data.is_empty() {
             // Nothing left to keep: drop the browser's cookie if this request emptied it.
-            let removal = snapshot.had_cookie && changed;
+            let removal = state.had_cookie && changed;
             return Ok(removal.then(|| self.codec.removal()));
         }
-        let created_at = match snapshot.origin {
+        let created_at = match state.origin {
             Origin::New => now,
-            Origin::Stored { .. } | Origin::Cookie => snapshot.created_at,
+            Origin::Stored { .. } | Origin::Cookie => state.created_at,
         };
         let expires_at = self.deadline(created_at, now);
-        if !(changed || snapshot.reissue || self.touch_due(snapshot.expires_at, expires_at)) {
+        if !(changed || state.reissue || self.touch_due(state.expires_at, expires_at)) {
             return Ok(None);
         }
-        let plain = crate::stores::cookie::encode(&snapshot.data, created_at, expires_at);
+        let plain = crate::stores::cookie::encode(&state.data, created_at, expires_at);
         let cookie = self
             .codec
             .set_cookie(self.codec.encrypt(plain), self.max_age(expires_at, now));

@@ -4,6 +4,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+/// `time` without its sub-second part: the precision of every stored timestamp.
+pub(crate) fn whole_seconds(time: OffsetDateTime) -> OffsetDateTime {
+    time.replace_nanosecond(0).unwrap_or(time)
+}
+
 /// Everything a store holds for one session.
 ///
 /// Timestamps are whole seconds (UTC); the engine never produces sub-second parts, so stores may

@@ -202,12 +202,17 @@ impl Session {
             key: key.to_owned(),
             source,
         })?;
-        self.set_value(key, value).await
+        self.insert(key, value).await
     }
 
     /// Stores a raw JSON value under `key`; see [`set`](Self::set).
     pub async fn set_value(&self, key: &str, value: Value) -> Result<()> {
         check_key(key)?;
+        self.insert(key, value).await
+    }
+
+    /// Stores `value` under an already checked `key`.
+    async fn insert(&self, key: &str, value: Value) -> Result<()> {
         let mut state = self.state_mut().await?;
         let previous = state.data.insert(key.to_owned(), value);
         if let Err(error) = self.inner.shared.check_size(&state) {

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use time::{Duration, OffsetDateTime};
 
+use crate::id::SessionId;
+use crate::record::whole_seconds;
 use crate::{Changes, IdDigest, Record, SessionStore};
 
 /// The store under test.
@@ -75,14 +77,13 @@ macro_rules! store_test_suite {
 }
 
 fn fresh_id() -> IdDigest {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    IdDigest::from_bytes(bytes)
+    SessionId::generate()
+        .expect("the OS random source works")
+        .digest()
 }
 
 fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0).unwrap_or(now)
+    whole_seconds(OffsetDateTime::now_utc())
 }
 
 fn map(value: Value) -> Map<String, Value> {

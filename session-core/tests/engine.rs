@@ -708,23 +708,29 @@ async fn cycle_id_keeps_keys_written_concurrently_before_it() {
     .await;
 }
 
+/// Request A loads the session behind `cookie`; request B runs `b` on it and finishes first;
+/// then A writes a key and finishes. Returns what A's response would set.
+async fn write_after_concurrent_request<F, Fut>(app: &App, cookie: &str, b: F) -> Option<SetCookie>
+where
+    F: FnOnce(session_core::Session) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let a = app.manager.session([cookie.as_bytes()]);
+    assert!(!a.is_new().await.unwrap());
+    app.request(Some(cookie), 200, b).await;
+    a.set("late", &1).await.unwrap();
+    app.manager.finish(&a, 200).await.unwrap()
+}
+
 #[tokio::test]
 async fn a_destroyed_session_is_not_resurrected_by_a_concurrent_request() {
     let app = App::new(SessionConfig::default());
     let cookie = app.login().await;
-    // Request A loads the session...
-    let a = app.manager.session([cookie.as_bytes()]);
-    assert!(!a.is_new().await.unwrap());
-    // ...request B destroys it and finishes first...
-    app.request(
-        Some(&cookie),
-        200,
-        |s| async move { s.destroy().await.unwrap() },
-    )
-    .await;
-    // ...then A writes and finishes.
-    a.set("late", &1).await.unwrap();
-    assert_eq!(app.manager.finish(&a, 200).await.unwrap(), None);
+    let destroy = |s: session_core::Session| async move { s.destroy().await.unwrap() };
+    assert_eq!(
+        write_after_concurrent_request(&app, &cookie, destroy).await,
+        None
+    );
     assert_eq!(
         app.store.inner.len(),
         0,
@@ -736,16 +742,11 @@ async fn a_destroyed_session_is_not_resurrected_by_a_concurrent_request() {
 async fn a_cycled_session_is_not_resurrected_by_a_concurrent_request() {
     let app = App::new(SessionConfig::default());
     let old = app.login().await;
-    let a = app.manager.session([old.as_bytes()]);
-    assert!(!a.is_new().await.unwrap());
-    app.request(
-        Some(&old),
-        200,
-        |s| async move { s.cycle_id().await.unwrap() },
-    )
-    .await;
-    a.set("late", &1).await.unwrap();
-    assert_eq!(app.manager.finish(&a, 200).await.unwrap(), None);
+    let cycle = |s: session_core::Session| async move { s.cycle_id().await.unwrap() };
+    assert_eq!(
+        write_after_concurrent_request(&app, &old, cycle).await,
+        None
+    );
     assert_eq!(app.store.inner.len(), 1, "the old id was written back");
 }
 
