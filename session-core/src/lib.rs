@@ -38,7 +38,7 @@
 //! |---|---|---|
 //! | `memory-store` | yes | [`MemoryStore`], a bounded in-process store |
 //! | `cookie-store` | yes | [`Storage::Cookie`], the whole session in an encrypted cookie |
-//! | `test-suite` | no | [`test_suite`] and [`store_test_suite!`], the contract tests for stores |
+//! | `test-suite` | no | `test_suite` and `store_test_suite!`, the contract tests for stores |
 //!
 //! ## Security properties
 //!
@@ -115,6 +115,7 @@
 //! }
 //!
 //! // In your tests, with the `test-suite` feature: one #[test] per rule of the contract.
+//! # #[cfg(feature = "test-suite")]
 //! session_core::store_test_suite!(MapStore::default());
 //! # fn main() {}
 //! ```

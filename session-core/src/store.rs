@@ -15,7 +15,7 @@ use crate::record::{Changes, Record};
 ///
 /// Records are keyed by the [`IdDigest`] of the session id, never by the id itself. Every method
 /// must be safe to call concurrently from many tasks, for the same session too, and must honour
-/// these rules (the [`test_suite`](crate::test_suite) checks each of them):
+/// these rules (the `test_suite` module, feature `test-suite`, checks each of them):
 ///
 /// - **create** inserts only if no live record has this digest, and says whether it inserted.
 /// - **load** returns `None` for a missing record and for one whose `expires_at` has passed.
@@ -28,7 +28,7 @@ use crate::record::{Changes, Record};
 ///   native expiry may return 0).
 ///
 /// A store is usable as `Arc<dyn SessionStore>`. To check a store of your own, run the shared
-/// suite with [`store_test_suite!`](crate::store_test_suite) (feature `test-suite`).
+/// suite with `store_test_suite!` (feature `test-suite`).
 #[async_trait]
 pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// Inserts `record` under `id` if no live record has that digest. Returns `true` if it
