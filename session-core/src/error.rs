@@ -31,6 +31,17 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A field of a typed schema has no value and neither is an `Option` nor has a default,
+    /// so the whole struct cannot be loaded.
+    #[error(
+        "session key `{key}` is not set; load the fields one by one, or make the field an \
+         `Option` or give it `#[session(default)]`"
+    )]
+    MissingKey {
+        /// The session key that has no value.
+        key: String,
+    },
+
     /// The value given for `key` could not be serialized to JSON.
     #[error("the value for session key `{key}` could not be serialized to JSON")]
     Serialize {

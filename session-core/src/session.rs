@@ -198,11 +198,15 @@ impl Session {
     /// keep; a failed `set` changes nothing.
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
         check_key(key)?;
-        let value = serde_json::to_value(value).map_err(|source| Error::Serialize {
-            key: key.to_owned(),
-            source,
-        })?;
-        self.insert(key, value).await
+        self.insert(key, to_value(key, value)?).await
+    }
+
+    /// Stores a value [`to_value`] already serialized (or reports why it could not be): lets
+    /// [`Key::set`](crate::Key::set) serialize before it returns, so its future borrows nothing
+    /// but the session.
+    pub(crate) async fn set_serialized(&self, key: &str, value: Result<Value>) -> Result<()> {
+        check_key(key)?;
+        self.insert(key, value?).await
     }
 
     /// Stores a raw JSON value under `key`; see [`set`](Self::set).
@@ -316,6 +320,14 @@ impl fmt::Debug for Session {
         }
         .finish_non_exhaustive()
     }
+}
+
+/// `value` as JSON, or an [`Error::Serialize`] naming `key`.
+pub(crate) fn to_value<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(|source| Error::Serialize {
+        key: key.to_owned(),
+        source,
+    })
 }
 
 fn check_key(key: &str) -> Result<()> {

@@ -1,0 +1,7 @@
+#[derive(session_core::SessionSchema)]
+struct Prefs {
+    #[session(default)]
+    theme: Option<String>,
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[derive(session_core::SessionSchema)]
+#[session(rename = "auth")]
+struct Auth {
+    #[session(prefix = "user.")]
+    user_id: u64,
+}
+
+fn main() {}

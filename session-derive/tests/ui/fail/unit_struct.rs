@@ -1,0 +1,4 @@
+#[derive(session_core::SessionSchema)]
+struct Auth;
+
+fn main() {}
