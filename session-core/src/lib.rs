@@ -78,6 +78,11 @@
 //! | `memory-store` | yes | [`MemoryStore`], a bounded in-process store |
 //! | `cookie-store` | yes | [`Storage::Cookie`], the whole session in an encrypted cookie |
 //! | `derive` | yes | `#[derive(SessionSchema)]`, typed accessors (the `session-derive` crate) |
+//! | `mongodb-store` | no | `MongoStore`, one MongoDB document per session, with a TTL index |
+//! | `redis-store` | no | `RedisStore`, sessions in Redis (single node or Redis Cluster), one hash each with a native TTL |
+//! | `file-store` | no | `FileStore`, one file per session in a directory |
+//! | `sqlite-store` | no | `SqliteStore`, one row per session in an SQLite table (`sqlx`, bundled SQLite) |
+//! | `postgres-store` | no | `PostgresStore`, one row per session in a PostgreSQL table (`sqlx`), one statement per operation |
 //! | `test-suite` | no | `test_suite` and `store_test_suite!`, the contract tests for stores |
 //!
 //! ## Security properties
@@ -194,9 +199,30 @@ pub use crate::manager::SessionManager;
 pub use crate::record::{Changes, Record};
 pub use crate::session::{MAX_KEY_LEN, Session};
 pub use crate::store::{SessionStore, Storage};
+#[cfg(feature = "file-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file-store")))]
+pub use crate::stores::file::FileStore;
 #[cfg(feature = "memory-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "memory-store")))]
 pub use crate::stores::memory::{DEFAULT_CAPACITY, MemoryStore};
+#[cfg(feature = "mongodb-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mongodb-store")))]
+pub use crate::stores::mongodb::MongoStore;
+#[cfg(feature = "postgres-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres-store")))]
+pub use crate::stores::postgres::PostgresStore;
+#[cfg(feature = "redis-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis-store")))]
+pub use crate::stores::redis::{RedisStore, RedisStoreBuilder};
+#[cfg(any(feature = "sqlite-store", feature = "postgres-store"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "sqlite-store", feature = "postgres-store")))
+)]
+pub use crate::stores::sql::InvalidTableName;
+#[cfg(feature = "sqlite-store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite-store")))]
+pub use crate::stores::sqlite::SqliteStore;
 pub use crate::typed::{Key, SessionSchema};
 /// Derives [`SessionSchema`](trait@SessionSchema): typed accessors for a struct's fields.
 #[cfg(feature = "derive")]
