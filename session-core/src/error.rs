@@ -61,6 +61,21 @@ pub enum Error {
         max: usize,
     },
 
+    /// The value given for `key` nests arrays and objects more than
+    /// [`MAX_VALUE_DEPTH`](crate::MAX_VALUE_DEPTH) levels deep. Stores that keep JSON text could
+    /// not read it back (serde_json stops at 128 levels), so the whole session would be lost on
+    /// the next request; the write was refused instead.
+    #[error(
+        "the value for session key `{key}` nests arrays and objects more than {max} levels deep, \
+         which session stores cannot read back; store a flatter value"
+    )]
+    TooDeep {
+        /// The session key being written.
+        key: String,
+        /// The limit, in levels of nesting.
+        max: usize,
+    },
+
     /// With the cookie store, the write would make the session cookie larger than browsers keep.
     /// The write was not applied.
     #[error(

@@ -197,7 +197,7 @@ pub use crate::id::IdDigest;
 pub use crate::keys::{KeyRing, MIN_SECRET_LEN, PREVIOUS_SECRETS_ENV, SECRET_ENV};
 pub use crate::manager::SessionManager;
 pub use crate::record::{Changes, Record};
-pub use crate::session::{MAX_KEY_LEN, Session};
+pub use crate::session::{MAX_KEY_LEN, MAX_VALUE_DEPTH, Session};
 pub use crate::store::{SessionStore, Storage};
 #[cfg(feature = "file-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file-store")))]

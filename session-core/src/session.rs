@@ -19,6 +19,11 @@ use crate::manager::Shared;
 /// The longest session key accepted by [`Session::set`], in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
 
+/// How deeply a value may nest arrays and objects: stores that keep JSON text read it back with
+/// serde_json, which refuses more than 128 levels, and the cookie store wraps the data in two
+/// more. Deeper values are refused with [`Error::TooDeep`].
+pub const MAX_VALUE_DEPTH: usize = 100;
+
 /// One request's view of its session.
 ///
 /// A cheap handle (`Clone + Send + Sync`): clones share the same state. Nothing is loaded until
@@ -217,6 +222,12 @@ impl Session {
 
     /// Stores `value` under an already checked `key`.
     async fn insert(&self, key: &str, value: Value) -> Result<()> {
+        if depth(&value) > MAX_VALUE_DEPTH {
+            return Err(Error::TooDeep {
+                key: key.to_owned(),
+                max: MAX_VALUE_DEPTH,
+            });
+        }
         let mut state = self.state_mut().await?;
         let previous = state.data.insert(key.to_owned(), value);
         if let Err(error) = self.inner.shared.check_size(&state) {
@@ -328,6 +339,25 @@ pub(crate) fn to_value<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<Va
         key: key.to_owned(),
         source,
     })
+}
+
+/// How many levels of arrays and objects `value` nests (a scalar is 0), without recursion, so a
+/// hostile value cannot overflow the stack here. Scalars, the common case, allocate nothing.
+fn depth(value: &Value) -> usize {
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return 0;
+    }
+    let mut deepest = 0;
+    let mut pending = vec![(value, 1)];
+    while let Some((value, level)) = pending.pop() {
+        match value {
+            Value::Array(items) => pending.extend(items.iter().map(|item| (item, level + 1))),
+            Value::Object(map) => pending.extend(map.values().map(|item| (item, level + 1))),
+            _ => continue,
+        }
+        deepest = deepest.max(level);
+    }
+    deepest
 }
 
 fn check_key(key: &str) -> Result<()> {

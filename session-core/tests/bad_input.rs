@@ -14,8 +14,8 @@
 
 use serde_json::json;
 use session_core::{
-    Error, KeyRing, MAX_KEY_LEN, MemoryStore, Session, SessionConfig, SessionManager, SetCookie,
-    Storage,
+    Error, KeyRing, MAX_KEY_LEN, MAX_VALUE_DEPTH, MemoryStore, Session, SessionConfig,
+    SessionManager, SetCookie, Storage,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -751,6 +751,50 @@ async fn unserializable_values_are_a_typed_error() {
         assert!(!session.has("map").await.unwrap());
         assert!(
             matches!(manager.finish(&session, 200).await, Ok(None)),
+            "{kind:?}"
+        );
+    }
+}
+
+/// `[[[...1...]]]`, nesting `levels` arrays.
+fn nested(levels: usize) -> serde_json::Value {
+    (0..levels).fold(serde_json::json!(1), |inner, _| serde_json::json!([inner]))
+}
+
+/// Values nested deeper than stores can read back are refused when set, rather than saved and
+/// then losing the whole session on the next request (serde_json stops reading at 128 levels).
+#[tokio::test]
+async fn values_nested_too_deep_are_refused_and_the_deepest_allowed_round_trips() {
+    for kind in KINDS {
+        let manager = manager(kind);
+        let mut browser = Browser::default();
+        let session = browser.session(&manager);
+        session.set("keep", &1u8).await.unwrap();
+        session
+            .set_value("deep", nested(MAX_VALUE_DEPTH))
+            .await
+            .unwrap();
+        let err = session
+            .set_value("deeper", nested(MAX_VALUE_DEPTH + 1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::TooDeep { key, max } if key == "deeper" && *max == MAX_VALUE_DEPTH),
+            "{kind:?}: {err:?}"
+        );
+        let err = session.set("deeper", &nested(1_000)).await.unwrap_err();
+        assert!(matches!(err, Error::TooDeep { .. }), "{kind:?}: {err:?}");
+        assert!(!session.has("deeper").await.unwrap());
+        browser.finish(&manager, &session).await.expect("a cookie");
+
+        let session = browser.session(&manager);
+        assert!(
+            !session.is_new().await.unwrap(),
+            "{kind:?}: the session survives"
+        );
+        assert_eq!(
+            session.get_value("deep").await.unwrap(),
+            Some(nested(MAX_VALUE_DEPTH)),
             "{kind:?}"
         );
     }
