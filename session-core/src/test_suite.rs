@@ -163,21 +163,29 @@ pub async fn load_of_an_expired_record_is_none(store: Store) {
     );
 }
 
-/// Keys and values come back exactly: nesting, numbers, unicode, `.`/`$` in keys, the empty
-/// key, quotes, and a large value.
+/// Keys and values come back exactly: nesting, extreme numbers, unicode, `.`/`$`/NUL/quotes in
+/// keys, the empty key, a 10 KB key and a 1 MB value.
 pub async fn values_round_trip_exactly(store: Store) {
     let id = fresh_id();
-    let large = "x".repeat(100_000);
-    let data = json!({
+    let large = "x".repeat(1 << 20);
+    let mut data = json!({
         "": "empty key",
-        "a.b": {"$c": [1, 2.5, -3, null, true]},
+        "a.b": {"$c": [1, 2.5, -3, null, true], "x.y": {"$": {}}},
         "$set": "dollar",
-        "quote\"'key": "quote\"'value",
+        "quote\"'key\\": "quote\"'value\\",
+        "nul\u{0}key": "nul\u{0}value",
         "ключ 🔑": "значение 🔒",
+        "e\u{301}": "combining accent",
         "big": large,
         "u64": u64::MAX,
         "i64": i64::MIN,
+        "floats": [0.1, -0.0, 1e19, 5e-324, f64::MAX, 1_819.941_200_000_000_2],
+        "one point zero": 1.0,
+        "one": 1,
     });
+    if let Value::Object(map) = &mut data {
+        map.insert("k".repeat(10 * 1024), json!("long key"));
+    }
     let record = live(data);
     create(&store, &id, &record).await;
     assert_eq!(load(&store, &id).await, Some(record.clone()));
