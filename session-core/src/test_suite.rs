@@ -188,16 +188,31 @@ pub async fn values_round_trip_exactly(store: Store) {
     }
     let record = live(data);
     create(&store, &id, &record).await;
-    assert_eq!(load(&store, &id).await, Some(record.clone()));
+    assert_exact(load(&store, &id).await, &record);
 
     let update = changes(
-        json!({"a.b": "replaced", "new.$key": [{"x": "y"}]}),
+        json!({"a.b": "replaced", "new.$key": [{"x": "y"}], "-0": -0.0}),
         &["$set"],
     );
     assert!(store.apply(&id, &update).await.expect("apply failed"));
     let mut expected = record;
     expected.apply(&update);
-    assert_eq!(load(&store, &id).await, Some(expected));
+    assert_exact(load(&store, &id).await, &expected);
+}
+
+/// `loaded` is `want`, down to the JSON text of every value: `Value`'s equality treats `-0.0`
+/// as equal to `0.0`, the text does not.
+fn assert_exact(loaded: Option<Record>, want: &Record) {
+    let loaded = loaded.expect("the record vanished");
+    assert_eq!(
+        &loaded, want,
+        "the record changed on its way through the store"
+    );
+    assert_eq!(
+        serde_json::to_string(&loaded.data).ok(),
+        serde_json::to_string(&want.data).ok(),
+        "a value changed its JSON text on its way through the store (-0.0 or a float?)"
+    );
 }
 
 /// `apply` writes only the keys it names; the others keep their values.
