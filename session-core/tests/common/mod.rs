@@ -1,0 +1,91 @@
+//! Helpers shared by the SQL stores' tests (`sqlite_store.rs`, `postgres_store.rs`): ids,
+//! records, an exact comparison, and the bad input every store must give back unchanged.
+
+#![allow(dead_code)] // each test crate uses a different subset
+
+use serde_json::{Map, Value, json};
+use session_core::{IdDigest, Record};
+use time::OffsetDateTime;
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random source works");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn fresh_id() -> IdDigest {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    IdDigest::from_bytes(bytes)
+}
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
+}
+
+pub fn record(data: Map<String, Value>) -> Record {
+    let now = now();
+    Record::new(data, now, now + time::Duration::hours(1))
+}
+
+pub fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+/// Asserts `got` is `want`, down to the JSON text of every value (so `-0.0` stays `-0.0` and a
+/// float stays a float).
+pub fn assert_exact(got: &Record, want: &Record) {
+    assert_eq!(got, want);
+    assert_eq!(
+        serde_json::to_string(&got.data).unwrap(),
+        serde_json::to_string(&want.data).unwrap(),
+        "the values do not round-trip to the same JSON text"
+    );
+}
+
+/// Keys and values a store must give back exactly (see the common brief).
+pub fn bad_input() -> Map<String, Value> {
+    let mut data = Map::new();
+    for key in [
+        "a.b",
+        "$set",
+        "$",
+        "quote\"'`key",
+        "nul\0key",
+        "\0",
+        "",
+        "ключ 🔑",
+        "back\\slash",
+        "\\0",
+    ] {
+        data.insert(key.to_owned(), json!(key));
+    }
+    data.insert("k".repeat(10 * 1024), json!("a 10 KB key"));
+    data.insert("one MB".to_owned(), json!("v".repeat(1 << 20)));
+    data.insert("u64::MAX".to_owned(), json!(u64::MAX));
+    data.insert("i64::MIN".to_owned(), json!(i64::MIN));
+    data.insert(
+        "floats".to_owned(),
+        json!([
+            1.0,
+            0.1,
+            -0.0,
+            1e19,
+            1e300,
+            -1.5e-300,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            123456789.125
+        ]),
+    );
+    data.insert(
+        "nested".to_owned(),
+        json!({"a.b": {"$c": {"x.y": [1, {"$": null}], "nul\0": "value\0with NUL"}}}),
+    );
+    data.insert("null".to_owned(), Value::Null);
+    data
+}
