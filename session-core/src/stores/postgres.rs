@@ -17,7 +17,9 @@ use crate::error::{BoxError, StoreError};
 use crate::id::IdDigest;
 use crate::record::{Changes, Record};
 use crate::store::SessionStore;
-use crate::stores::sql::{ConnectError, InvalidTableName, QueryError, TableName};
+use crate::stores::sql::{
+    ConnectError, InvalidTableName, QueryError, TableName, record_or_missing,
+};
 
 const BACKEND: &str = "PostgreSQL";
 
@@ -266,18 +268,7 @@ impl PostgresStore {
             let expires_at: OffsetDateTime = row.try_get(2)?;
             Ok(Record::new(decode_data(&data)?, created_at, expires_at))
         })();
-        match decoded {
-            Ok(record) => Some(record),
-            Err(error) => {
-                tracing::warn!(
-                    digest = %id,
-                    table = self.table.as_str(),
-                    %error,
-                    "damaged session row in PostgreSQL; treating the session as missing"
-                );
-                None
-            }
-        }
+        record_or_missing(BACKEND, &self.table, id, decoded)
     }
 }
 

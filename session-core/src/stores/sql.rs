@@ -1,9 +1,14 @@
-//! What the SQL stores share: table-name validation ([`InvalidTableName`]) and the errors that
-//! give a failed query or connection its context without ever showing a password.
+//! What the SQL stores share: table-name validation ([`InvalidTableName`]), the errors that
+//! give a failed query or connection its context without ever showing a password, and how a
+//! damaged row is handled.
 
 use std::fmt;
 
 use sha2::{Digest, Sha256};
+
+use crate::error::BoxError;
+use crate::id::IdDigest;
+use crate::record::Record;
 
 /// The table the SQL stores use unless told otherwise.
 pub(crate) const DEFAULT_TABLE: &str = "sessions";
@@ -167,6 +172,26 @@ pub(crate) struct QueryError {
     pub(crate) table: String,
     #[source]
     pub(crate) source: sqlx::Error,
+}
+
+/// The record decoded from a row, or `None` if the row is damaged: logged at `warn` with the
+/// digest and the table, and treated as a missing session.
+pub(crate) fn record_or_missing(
+    backend: &'static str,
+    table: &TableName,
+    id: &IdDigest,
+    decoded: Result<Record, BoxError>,
+) -> Option<Record> {
+    decoded
+        .inspect_err(|error| {
+            tracing::warn!(
+                digest = %id,
+                table = table.as_str(),
+                %error,
+                "damaged session row in {backend}; treating the session as missing"
+            );
+        })
+        .ok()
 }
 
 /// A connection that could not be made, naming where to but never the password.

@@ -20,7 +20,9 @@ use crate::error::{BoxError, StoreError};
 use crate::id::IdDigest;
 use crate::record::{Changes, Record};
 use crate::store::SessionStore;
-use crate::stores::sql::{ConnectError, InvalidTableName, QueryError, TableName};
+use crate::stores::sql::{
+    ConnectError, InvalidTableName, QueryError, TableName, record_or_missing,
+};
 
 const BACKEND: &str = "SQLite";
 
@@ -289,18 +291,7 @@ impl SqliteStore {
             let data: Map<String, Value> = serde_json::from_str(&data)?;
             Ok(Record::new(data, created_at, expires_at))
         })();
-        match decoded {
-            Ok(record) => Some(record),
-            Err(error) => {
-                tracing::warn!(
-                    digest = %id,
-                    table = self.table.as_str(),
-                    %error,
-                    "damaged session row in SQLite; treating the session as missing"
-                );
-                None
-            }
-        }
+        record_or_missing(BACKEND, &self.table, id, decoded)
     }
 
     /// Merges `changes` into the live row: read, merge, write, under SQLite's write lock.
