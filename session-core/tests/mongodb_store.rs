@@ -17,7 +17,10 @@ use session_core::{
     StoreError,
 };
 use sha2::{Digest, Sha256};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
+
+mod common;
+use common::{fresh_id, now, object, random_hex};
 
 /// The database every test collection lives in.
 const DATABASE: &str = "session_core_tests";
@@ -33,13 +36,6 @@ fn url() -> String {
     })
 }
 
-/// A random hex string of `bytes` random bytes.
-fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).expect("the OS random source works");
-    buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A store on a fresh, randomly named collection (TTL index created).
 async fn fresh_store() -> MongoStore {
     let collection = format!("sessions_{}", random_hex(8));
@@ -49,23 +45,6 @@ async fn fresh_store() -> MongoStore {
 }
 
 session_core::store_test_suite!(fresh_store().await);
-
-fn fresh_id() -> IdDigest {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    IdDigest::from_bytes(bytes)
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
 
 fn live(data: Value) -> Record {
     let now = now();

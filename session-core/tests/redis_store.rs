@@ -18,7 +18,9 @@ use session_core::{
     Changes, IdDigest, KeyRing, Record, RedisStore, SessionConfig, SessionManager, SessionStore,
 };
 use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
+
+mod common;
+use common::{fresh_id, now, object, random_hex};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -51,24 +53,11 @@ fn cluster_urls() -> Vec<String> {
 }
 
 /// 16 random hex digits.
-fn random_hex() -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A key prefix no other test uses.
 fn random_prefix() -> String {
-    format!("test:{}:", random_hex())
+    format!("test:{}:", random_hex(8))
 }
 
-fn random_digest() -> IdDigest {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the OS random source works");
-    IdDigest::from_bytes(bytes)
-}
-
-/// A store on the shared single node, with a prefix of its own.
 async fn single_store() -> RedisStore {
     RedisStore::builder()
         .with_key_prefix(random_prefix())
@@ -93,17 +82,6 @@ async fn inspect(url: &str) -> redis::aio::MultiplexedConnection {
         .get_multiplexed_async_connection()
         .await
         .expect("connect to Redis")
-}
-
-fn object(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("test data must be an object, not {other}"),
-    }
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc().replace_nanosecond(0).unwrap()
 }
 
 fn live(data: Value) -> Record {
@@ -140,7 +118,7 @@ impl ThrowAwayRedis {
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port")
             .port();
-        let dir = std::env::temp_dir().join(format!("session-redis-test-{}", random_hex()));
+        let dir = std::env::temp_dir().join(format!("session-redis-test-{}", random_hex(8)));
         std::fs::create_dir_all(&dir).expect("create the server's directory");
         let mut server = Self {
             child: None,
@@ -336,7 +314,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 async fn apply_and_touch_move_the_native_ttl() {
     let store = single_store().await;
     let mut redis = inspect(&redis_url()).await;
-    let id = random_digest();
+    let id = fresh_id();
     let key = format!("{}{}", store.key_prefix(), id.to_hex());
     let expire_time = async |redis: &mut redis::aio::MultiplexedConnection| -> i64 {
         redis::cmd("EXPIRETIME")
@@ -388,9 +366,9 @@ async fn corrupted_hashes_are_treated_as_missing() {
         .unix_timestamp()
         .to_string();
 
-    let no_metadata = random_digest();
+    let no_metadata = fresh_id();
     let _: () = redis.hset(key(&no_metadata), "d:a", "1").await.unwrap();
-    let bad_json = random_digest();
+    let bad_json = fresh_id();
     let _: () = redis
         .hset_multiple(
             key(&bad_json),
@@ -402,7 +380,7 @@ async fn corrupted_hashes_are_treated_as_missing() {
         )
         .await
         .unwrap();
-    let bad_number = random_digest();
+    let bad_number = fresh_id();
     let _: () = redis
         .hset_multiple(
             key(&bad_number),
@@ -422,7 +400,7 @@ async fn corrupted_hashes_are_treated_as_missing() {
     );
     assert!(store.create(&no_metadata, &live(json!({}))).await.unwrap());
 
-    let string_key = random_digest();
+    let string_key = fresh_id();
     let _: () = redis.set(key(&string_key), "a string").await.unwrap();
     let error = store.load(&string_key).await.unwrap_err();
     assert!(error.to_string().contains("back end"), "{error}");
@@ -464,7 +442,7 @@ async fn bad_input_round_trips_exactly() {
         }));
         data.insert(huge_key.clone(), json!("10 KB key"));
         data.insert("megabyte".into(), json!(megabyte));
-        let id = random_digest();
+        let id = fresh_id();
         let record = live(Value::Object(data));
         assert!(store.create(&id, &record).await.unwrap());
         let loaded = store.load(&id).await.unwrap();
@@ -499,7 +477,7 @@ async fn bad_input_round_trips_exactly() {
 #[tokio::test]
 async fn sessions_with_thousands_of_keys_work() {
     for store in [single_store().await, cluster_store().await] {
-        let id = random_digest();
+        let id = fresh_id();
         let data: Map<String, Value> = (0..3000).map(|i| (format!("k{i}"), json!(i))).collect();
         let record = Record::new(data, now(), now() + time::Duration::hours(1));
         assert!(store.create(&id, &record).await.unwrap());
@@ -680,7 +658,7 @@ async fn the_store_fails_fast_while_redis_is_down_and_recovers_after_a_restart()
         .connect(&server.url())
         .await
         .unwrap();
-    let id = random_digest();
+    let id = fresh_id();
     let record = live(json!({"a": 1}));
     assert!(store.create(&id, &record).await.unwrap());
     assert_eq!(store.load(&id).await.unwrap(), Some(record.clone()));
@@ -712,7 +690,7 @@ async fn the_store_fails_fast_while_redis_is_down_and_recovers_after_a_restart()
         let error = result.expect_err("apply with Redis down");
         eprintln!("down, round {round}: apply failed after {took:?}: {error}");
     }
-    let (result, _) = bounded(store.create(&random_digest(), &record)).await;
+    let (result, _) = bounded(store.create(&fresh_id(), &record)).await;
     assert!(result.is_err());
 
     // Let the reconnect attempts those failures started run out, as in a longer outage.
@@ -725,7 +703,7 @@ async fn the_store_fails_fast_while_redis_is_down_and_recovers_after_a_restart()
         None,
         "the throw-away server has no persistence"
     );
-    let fresh = random_digest();
+    let fresh = fresh_id();
     assert!(store.create(&fresh, &record).await.unwrap());
     assert!(store.apply(&fresh, &changes).await.unwrap());
     assert_eq!(store.load(&fresh).await.unwrap(), Some(record));
@@ -746,7 +724,7 @@ async fn connection_errors_name_the_host_and_hide_the_password() {
     assert!(debug.contains(&format!("127.0.0.1:{port}")), "{debug}");
     assert!(debug.contains("session:"), "{debug}");
     assert!(!debug.contains(password), "{debug}");
-    let id = random_digest();
+    let id = fresh_id();
     assert!(store.create(&id, &live(json!({"a": 1}))).await.unwrap());
 
     let cluster = cluster_store().await;

@@ -1,5 +1,5 @@
-//! Helpers shared by the SQL stores' tests (`sqlite_store.rs`, `postgres_store.rs`): ids,
-//! records, an exact comparison, and the bad input every store must give back unchanged.
+//! Helpers shared by the server-side stores' tests (`*_store.rs`): ids, records, an exact
+//! comparison, and the bad input every store must give back unchanged.
 
 #![allow(dead_code)] // each test crate uses a different subset
 
