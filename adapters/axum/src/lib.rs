@@ -1,0 +1,87 @@
+//! # session-axum
+//!
+//! Typed sessions for [axum](https://docs.rs/axum) 0.8: a tower layer, [`SessionLayer`], and two
+//! extractors, [`Session`] (the raw key-value API) and [`TypedSession`] (the typed handle of a
+//! `#[derive(SessionSchema)]` struct). All session behaviour lives in `session-core`, which this
+//! crate re-exports whole: an application depends on `session-axum` alone, and the same session
+//! code runs on `session-actix` and `session-rocket`.
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use axum::{Json, Router, routing::{get, post}};
+//! use session_axum::{
+//!     KeyRing, MemoryStore, Session, SessionConfig, SessionError, SessionLayer, SessionManager,
+//!     SessionSchema, TypedSession,
+//! };
+//!
+//! #[derive(SessionSchema)]
+//! #[session(prefix = "auth.")]
+//! struct Auth {
+//!     /// Setting it gives the session a new id: no session fixation on login.
+//!     #[session(renew_on_change)]
+//!     user_id: u64,
+//! }
+//!
+//! async fn login(TypedSession(auth): TypedSession<Auth>) -> Result<&'static str, SessionError> {
+//!     auth.set_user_id(7).await?;
+//!     Ok("logged in")
+//! }
+//!
+//! async fn whoami(TypedSession(auth): TypedSession<Auth>) -> Result<Json<Option<u64>>, SessionError> {
+//!     Ok(Json(auth.user_id().await?))
+//! }
+//!
+//! async fn theme(session: Session) -> Result<String, SessionError> {
+//!     Ok(session.get::<String>("theme").await?.unwrap_or_else(|| "light".to_owned()))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // SESSION_SECRET: at least 32 random bytes (`openssl rand -base64 48`).
+//!     let manager = SessionManager::new(MemoryStore::new(), KeyRing::from_env()?, SessionConfig::default())?;
+//!     let app = Router::new()
+//!         .route("/login", post(login))
+//!         .route("/whoami", get(whoami))
+//!         .route("/theme", get(theme))
+//!         .layer(SessionLayer::new(manager));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## What the layer does
+//!
+//! - A request that never touches its session costs no store I/O and gets no `Set-Cookie`.
+//! - Only the keys a request changed are written back, after the handler, as one atomic per-key
+//!   merge: concurrent requests to one session do not overwrite each other's keys.
+//! - For a response of 500 or above nothing is saved (see
+//!   [`SessionConfig::with_persist_on_server_error`]).
+//! - If the store fails, the client gets an opaque `500 Internal Server Error`; the error goes
+//!   to `tracing`. Handlers get the same behaviour by returning [`SessionError`].
+//! - A handler that extracts a session on a router without the layer gets that same 500, and the
+//!   log says how to install the layer.
+//!
+//! ## Features
+//!
+//! The features of `session-core`, forwarded under the same names:
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `memory-store` | yes | `MemoryStore` |
+//! | `cookie-store` | yes | `Storage::Cookie`, the session in an encrypted cookie |
+//! | `derive` | yes | `#[derive(SessionSchema)]` |
+//! | `file-store`, `redis-store`, `sqlite-store`, `postgres-store`, `mongodb-store` | no | the server-side stores |
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+mod extract;
+mod layer;
+
+pub use crate::error::SessionError;
+pub use crate::extract::{MissingSessionLayer, Session, TypedSession};
+pub use crate::layer::{SessionLayer, SessionService};
+#[doc(no_inline)]
+pub use session_core::*;
