@@ -1,0 +1,285 @@
+//! The example's session code, written once and served by all three frameworks: one function
+//! per route, from a framework-free session handle to a framework-free [`Reply`]. Each
+//! framework module only extracts the session and turns the `Reply` into its own response.
+//!
+//! The login flow uses the typed schema [`Account`]; `/kv` uses the raw key-value API.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use session_core::{Error, Session, SessionSchema};
+
+/// The session key `/` shows and `/set` sets.
+pub const TEST_KEY: &str = "test_key";
+/// The largest request body the example accepts, in bytes (for `PUT /kv/{key}` and `POST /login`).
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// The login state, typed: `#[derive(SessionSchema)]` generates `AccountSession`, with
+/// `user()`, `set_user(..)`, `has_user()`, `delete_user()` and the same for `is_authenticated`.
+#[derive(SessionSchema)]
+pub struct Account {
+    /// The logged-in user. Setting or deleting it gives the session a new id (login, logout).
+    #[session(renew_on_change)]
+    pub user: User,
+    /// Whether the session belongs to a logged-in user; `false` when absent.
+    #[session(default)]
+    pub is_authenticated: bool,
+}
+
+/// The user stored by `POST /login`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The name given at login, or `guest`.
+    pub name: String,
+}
+
+/// The body `POST /login` accepts; it and `name` are optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    name: Option<String>,
+}
+
+/// A framework-free response: what each framework module turns into its own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The body and its content type.
+    pub body: Body,
+}
+
+/// The body of a [`Reply`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// `text/html; charset=utf-8`.
+    Html(String),
+    /// `application/json`.
+    Json(Value),
+    /// `text/plain; charset=utf-8`.
+    Text(&'static str),
+    /// No body (with status 204), or a redirect (with a 3xx status) to this location.
+    Redirect(&'static str),
+    /// No body.
+    Empty,
+}
+
+impl Reply {
+    fn html(body: String) -> Self {
+        Self {
+            status: 200,
+            body: Body::Html(body),
+        }
+    }
+
+    fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Body::Json(body),
+        }
+    }
+
+    fn no_content() -> Self {
+        Self {
+            status: 204,
+            body: Body::Empty,
+        }
+    }
+
+    /// The reply for a failed session call. Limits the client broke (a key too long, a value
+    /// nested too deep, a cookie too large) are a 4xx that says which; anything else is an
+    /// opaque 500, with the detail in the log only.
+    pub fn from_error(error: &Error) -> Self {
+        match error {
+            Error::KeyTooLong { .. } | Error::TooDeep { .. } => {
+                Self::json(400, json!({ "error": error.to_string() }))
+            }
+            Error::CookieTooLarge { .. } => Self::json(413, json!({ "error": error.to_string() })),
+            _ => {
+                tracing::error!(
+                    error = error as &dyn std::error::Error,
+                    "a session call failed"
+                );
+                Self::internal_error()
+            }
+        }
+    }
+
+    /// The opaque 500 every framework's session layer also answers with.
+    pub fn internal_error() -> Self {
+        Self {
+            status: 500,
+            body: Body::Text("Internal Server Error"),
+        }
+    }
+}
+
+/// Runs a route's session code, turning its error into the reply for it.
+async fn reply(route: impl Future<Output = Result<Reply, Error>>) -> Reply {
+    route
+        .await
+        .unwrap_or_else(|error| Reply::from_error(&error))
+}
+
+/// `GET /`: the value of `test_key`, or an invitation to set it.
+pub async fn index(session: &Session) -> Reply {
+    reply(async {
+        let text = match session.get_value(TEST_KEY).await? {
+            None => "No value set. Go to /set to set a value".to_owned(),
+            Some(Value::String(text)) => text,
+            Some(other) => other.to_string(),
+        };
+        Ok(Reply::html(page(&text)))
+    })
+    .await
+}
+
+/// `GET /set`: sets `test_key` to `something` and redirects to `/`.
+pub async fn set(session: &Session) -> Reply {
+    reply(async {
+        session.set(TEST_KEY, "something").await?;
+        Ok(Reply {
+            status: 303,
+            body: Body::Redirect("/"),
+        })
+    })
+    .await
+}
+
+/// `POST /login`: stores the user (from the optional JSON body `{"name": ...}`) and
+/// `is_authenticated`; setting the user gives the session a new id.
+pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        LoginRequest::default()
+    } else {
+        match serde_json::from_slice::<LoginRequest>(body) {
+            Ok(request) => request,
+            Err(error) => return bad_request(&format!("the body is not a login request: {error}")),
+        }
+    };
+    let name = request.name.unwrap_or_else(|| "guest".to_owned());
+    if name.is_empty() || name.len() > 100 {
+        return bad_request("name must be 1 to 100 bytes long");
+    }
+    let user = User { name };
+    reply(async {
+        account.set_user(user.clone()).await?;
+        account.set_is_authenticated(true).await?;
+        Ok(Reply::json(
+            200,
+            json!({ "status": "logged in", "user": user }),
+        ))
+    })
+    .await
+}
+
+/// `GET /profile`: the user when logged in, else 401.
+pub async fn profile(account: &AccountSession) -> Reply {
+    reply(async {
+        Ok(match account.user().await? {
+            Some(user) if account.is_authenticated().await? => {
+                Reply::json(200, json!({ "user": user }))
+            }
+            _ => Reply::json(401, json!({ "error": "Not authenticated" })),
+        })
+    })
+    .await
+}
+
+/// `POST /logout`: removes the user (which gives the session a new id) and
+/// `is_authenticated`.
+pub async fn logout(account: &AccountSession) -> Reply {
+    reply(async {
+        account.delete_user().await?;
+        account.delete_is_authenticated().await?;
+        Ok(Reply::json(200, json!({ "status": "logged out" })))
+    })
+    .await
+}
+
+/// `GET /check`: whether there is a user and whether the session is authenticated.
+pub async fn check(account: &AccountSession) -> Reply {
+    reply(async {
+        let has_user = account.has_user().await?;
+        let is_authenticated = account.is_authenticated().await?;
+        Ok(Reply::json(
+            200,
+            json!({ "hasUser": has_user, "isAuthenticated": is_authenticated }),
+        ))
+    })
+    .await
+}
+
+/// `GET /kv`: every key and raw value of the session.
+pub async fn kv_all(session: &Session) -> Reply {
+    reply(async { Ok(Reply::json(200, Value::Object(session.entries().await?))) }).await
+}
+
+/// `GET /kv/{key}`: the raw value, or 404.
+pub async fn kv_get(session: &Session, key: &str) -> Reply {
+    reply(async {
+        Ok(match session.get_value(key).await? {
+            Some(value) => Reply::json(200, value),
+            None => Reply::json(404, json!({ "error": "No such key" })),
+        })
+    })
+    .await
+}
+
+/// `PUT /kv/{key}`: stores the JSON body under the key; 204.
+pub async fn kv_put(session: &Session, key: &str, body: &[u8]) -> Reply {
+    let value = match serde_json::from_slice::<Value>(body) {
+        Ok(value) => value,
+        Err(error) => return bad_request(&format!("the body is not JSON: {error}")),
+    };
+    reply(async {
+        session.set_value(key, value).await?;
+        Ok(Reply::no_content())
+    })
+    .await
+}
+
+/// `DELETE /kv/{key}`: removes the key; 204 whether or not it was there.
+pub async fn kv_delete(session: &Session, key: &str) -> Reply {
+    reply(async {
+        session.delete(key).await?;
+        Ok(Reply::no_content())
+    })
+    .await
+}
+
+fn bad_request(message: &str) -> Reply {
+    Reply::json(400, json!({ "error": message }))
+}
+
+/// The HTML page of `GET /`, with `text` escaped: any client can set `test_key` through `/kv`.
+fn page(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>typed-sessions example</title></head>\
+         <body><p id=\"value\">{escaped}</p></body></html>\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_escapes_html() {
+        let html = page("<script>alert('x')</script> & \"y\"");
+        assert!(
+            html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;")
+        );
+        assert!(!html.contains("<script>"));
+    }
+}

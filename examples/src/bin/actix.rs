@@ -1,0 +1,42 @@
+//! The example app on actix-web. Run it with `cargo run -p session-examples --bin actix`, then
+//! open <http://127.0.0.1:8000/>. Configuration: `PORT`, `SESSION_STORE`, `SESSION_SECRET`,
+//! `SESSION_SECURE` (see the crate docs).
+
+use std::process::ExitCode;
+
+use actix_web::{App, HttpServer};
+use session_actix::SessionMiddleware;
+use session_examples::{Settings, actix_app, exit_with};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    session_examples::init_tracing();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => return exit_with(&error),
+    };
+    let manager = match settings.manager().await {
+        Ok(manager) => manager,
+        Err(error) => return exit_with(&error),
+    };
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(SessionMiddleware::new(manager.clone()))
+            .configure(actix_app::routes)
+    })
+    .bind(("127.0.0.1", settings.port));
+    let server = match server {
+        Ok(server) => server,
+        Err(error) => {
+            return exit_with(&format!(
+                "PORT: cannot listen on 127.0.0.1:{}: {error}",
+                settings.port
+            ));
+        }
+    };
+    session_examples::announce("actix-web", &settings, server.addrs().first().copied());
+    match server.run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit_with(&error),
+    }
+}

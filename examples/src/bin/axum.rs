@@ -1,0 +1,34 @@
+//! The example app on axum. Run it with `cargo run -p session-examples --bin axum`, then open
+//! <http://127.0.0.1:8000/>. Configuration: `PORT`, `SESSION_STORE`, `SESSION_SECRET`,
+//! `SESSION_SECURE` (see the crate docs).
+
+use std::process::ExitCode;
+
+use session_examples::{Settings, axum_app, exit_with};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    session_examples::init_tracing();
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => return exit_with(&error),
+    };
+    let manager = match settings.manager().await {
+        Ok(manager) => manager,
+        Err(error) => return exit_with(&error),
+    };
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            return exit_with(&format!(
+                "PORT: cannot listen on 127.0.0.1:{}: {error}",
+                settings.port
+            ));
+        }
+    };
+    session_examples::announce("axum", &settings, listener.local_addr().ok());
+    match axum::serve(listener, axum_app::app(manager)).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => exit_with(&error),
+    }
+}

@@ -1,0 +1,76 @@
+//! # session-examples
+//!
+//! The example app of the typed-sessions workspace: one set of routes and one module of session
+//! code ([`app`]), served by three binaries, `axum`, `actix` and `rocket`, through the three
+//! adapter crates. Only the framework glue differs between them (the `*_app` modules and
+//! `src/bin/`).
+//!
+//! ```text
+//! cargo run -p session-examples --bin axum      # or actix, or rocket
+//! ```
+//!
+//! | route | behaviour |
+//! |---|---|
+//! | `GET /` | the value of `test_key`, or `No value set. Go to /set to set a value` (HTML) |
+//! | `GET /set` | sets `test_key` to `something`, redirects to `/` |
+//! | `POST /login` | optional JSON `{"name": ...}`; stores the typed user, cycles the id |
+//! | `GET /profile` | `{"user":{...}}` when logged in, else 401 `{"error":"Not authenticated"}` |
+//! | `POST /logout` | removes the user, `{"status":"logged out"}` |
+//! | `GET /check` | `{"hasUser":bool,"isAuthenticated":bool}` |
+//! | `GET /kv` | every raw key and value of the session, as a JSON object |
+//! | `GET`, `PUT`, `DELETE /kv/{key}` | one raw value: read (404 when absent), store the JSON body (204), delete (204) |
+//!
+//! Configuration, from the environment; a bad value stops the binary with one line naming the
+//! variable:
+//!
+//! | variable | default | values |
+//! |---|---|---|
+//! | `PORT` | `8000` | the port on 127.0.0.1 |
+//! | `SESSION_STORE` | `cookie` | `cookie`, `memory`, `file:DIR`, `redis://…`, `redis+cluster://host:port,host:port…`, `sqlite:PATH`, `postgres://…`, `mongodb://…/DATABASE` |
+//! | `SESSION_SECRET` | a random key per process (with a warning) | at least 32 bytes; `openssl rand -base64 48` |
+//! | `SESSION_SECRET_PREVIOUS` | none | older secrets, comma-separated, still accepted |
+//! | `SESSION_SECURE` | `false` (plain HTTP on localhost) | `true` or `false` |
+//!
+//! The server-side stores are cargo features of this crate (`file`, `redis`, `sqlite`,
+//! `postgres`, `mongodb`, or `all-stores`), left out of the default build so the first
+//! `cargo run` stays quick: `cargo run -p session-examples --features redis --bin axum`.
+
+pub mod app;
+mod config;
+
+#[cfg(feature = "actix")]
+pub mod actix_app;
+#[cfg(feature = "axum")]
+pub mod axum_app;
+#[cfg(feature = "rocket")]
+pub mod rocket_app;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+pub use crate::config::{ConfigError, DEFAULT_PORT, Settings, StoreSpec};
+
+/// Logs to stderr at `info` (or as `RUST_LOG` says).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Prints where the app listens.
+pub fn announce(framework: &str, settings: &Settings, addr: Option<SocketAddr>) {
+    let port = addr.map_or(settings.port, |addr| addr.port());
+    println!(
+        "{framework} example listening on http://127.0.0.1:{port}/ (SESSION_STORE: {})",
+        settings.store.kind()
+    );
+}
+
+/// Prints a start-up error as one line and returns the failure exit code.
+pub fn exit_with(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}
