@@ -1,0 +1,217 @@
+//! [`Harness`]: one app (a framework, a store, an engine with a clock the test can move) and
+//! [`Agent`]s, HTTP clients with their own cookie jar, like browsers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{COOKIE, HeaderValue, SET_COOKIE};
+use reqwest::{Method, Response, Url};
+use serde_json::Value;
+use session_core::{KeyRing, SessionConfig, SessionManager, Storage};
+use time::OffsetDateTime;
+
+use crate::servers::{Framework, Server};
+use crate::stores::StoreKind;
+
+/// An app under test.
+pub struct Harness {
+    /// The framework serving it.
+    pub framework: Framework,
+    /// Where its sessions live.
+    pub store: StoreKind,
+    server: Server,
+    offset: Arc<AtomicI64>,
+}
+
+impl Harness {
+    /// The example app on `framework` and a fresh `store`, with the default configuration
+    /// except `Secure` (the tests speak plain HTTP).
+    pub async fn start(framework: Framework, store: StoreKind) -> Self {
+        Self::start_with(framework, store, store.open().await, test_config()).await
+    }
+
+    /// The app over the given storage and configuration.
+    pub async fn start_with(
+        framework: Framework,
+        store: StoreKind,
+        storage: Storage,
+        config: SessionConfig,
+    ) -> Self {
+        crate::logs::capture();
+        let offset = Arc::new(AtomicI64::new(0));
+        let clock = offset.clone();
+        let manager = SessionManager::new(storage, KeyRing::generate(), config)
+            .expect("a valid session configuration")
+            .with_clock(move || {
+                OffsetDateTime::now_utc() + time::Duration::seconds(clock.load(Ordering::SeqCst))
+            });
+        let server = framework.serve(Some(manager)).await;
+        Self {
+            framework,
+            store,
+            server,
+            offset,
+        }
+    }
+
+    /// Moves the engine's clock forward by `seconds`.
+    pub fn advance(&self, seconds: i64) {
+        self.offset.fetch_add(seconds, Ordering::SeqCst);
+    }
+
+    /// A new client with an empty cookie jar.
+    pub fn agent(&self) -> Agent {
+        Agent::new(self.server.base())
+    }
+}
+
+/// The configuration the suite uses: the defaults, without `Secure` (plain HTTP).
+pub fn test_config() -> SessionConfig {
+    SessionConfig::default().with_secure(false)
+}
+
+/// An HTTP client with a cookie jar, like a browser; it does not follow redirects, so tests
+/// see every response.
+#[derive(Clone)]
+pub struct Agent {
+    base: String,
+    jar: Arc<Jar>,
+    client: reqwest::Client,
+}
+
+impl Agent {
+    /// A client for the app at `base`, with an empty jar.
+    pub fn new(base: String) -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("build an HTTP client");
+        Self { base, jar, client }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        Url::parse(&format!("{}{path}", self.base)).expect("a valid URL")
+    }
+
+    /// Sends a request; `body` is sent as is.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        Reply::read(request.send().await.expect("the app answers")).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, json: &str) -> Reply {
+        self.send(Method::PUT, path, Some(json)).await
+    }
+
+    /// `POST path` with an optional JSON body.
+    pub async fn post(&self, path: &str, json: Option<&str>) -> Reply {
+        self.send(Method::POST, path, json).await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// The `Cookie` header this client sends now, if any.
+    pub fn cookie(&self) -> Option<String> {
+        let value = self.jar.cookies(&self.url("/"))?;
+        Some(value.to_str().expect("an ASCII cookie").to_owned())
+    }
+
+    /// A client with an empty jar but for the given `Cookie` header value (e.g. a saved or
+    /// tampered cookie).
+    pub fn with_cookie(&self, cookie: &str) -> Self {
+        let agent = Self::new(self.base.clone());
+        let header = HeaderValue::from_str(cookie).expect("a valid cookie header");
+        agent
+            .jar
+            .set_cookies(&mut std::iter::once(&header), &agent.url("/"));
+        agent
+    }
+
+    /// Sends `GET path` with exactly this `Cookie` header and no jar.
+    pub async fn get_with_cookie(&self, path: &str, cookie: &str) -> Reply {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("build an HTTP client");
+        let response = client
+            .get(self.url(path))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("the app answers");
+        Reply::read(response).await
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Every `Set-Cookie` header value.
+    pub set_cookies: Vec<String>,
+    /// The `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Reply {
+    async fn read(response: Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let set_cookies = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|value| value.to_str().expect("an ASCII Set-Cookie").to_owned())
+            .collect();
+        let content_type = headers
+            .get("content-type")
+            .map(|value| value.to_str().unwrap_or_default().to_owned());
+        let body = response.text().await.expect("a readable body");
+        Self {
+            status,
+            set_cookies,
+            content_type,
+            body,
+        }
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    /// The one `Set-Cookie` for the session cookie `session`, if any.
+    pub fn session_cookie(&self) -> Option<&str> {
+        let mut ours = self
+            .set_cookies
+            .iter()
+            .filter(|value| value.starts_with("session="));
+        let first = ours.next();
+        assert!(
+            ours.next().is_none(),
+            "two session cookies: {:?}",
+            self.set_cookies
+        );
+        first.map(String::as_str)
+    }
+}

@@ -1,0 +1,60 @@
+//! # session-tests
+//!
+//! One HTTP suite, written once ([`suite`]), run against every framework adapter (axum,
+//! actix-web, Rocket) and every store, each app served in-process on an ephemeral loopback port
+//! and driven by a real HTTP client with a cookie jar. The apps are the example app's routes
+//! (`session-examples`) plus a few test-only routes ([`routes`]).
+//!
+//! `tests/http.rs` instantiates [`http_suite!`] once per framework and store. The server-side
+//! stores need the servers `scripts/test` starts; a missing one fails the test and says so.
+
+pub mod faults;
+pub mod harness;
+pub mod logs;
+pub mod routes;
+pub mod servers;
+pub mod stores;
+pub mod suite;
+
+pub use crate::harness::{Agent, Harness};
+pub use crate::servers::{Framework, Server};
+pub use crate::stores::StoreKind;
+
+/// Expands to one `#[tokio::test]` per case of [`suite`] for one framework and one store; with
+/// `server_side`, also the cases that need a server-side record.
+///
+/// ```text
+/// mod axum_redis { session_tests::http_suite!(Framework::Axum, StoreKind::Redis, server_side); }
+/// ```
+#[macro_export]
+macro_rules! http_suite {
+    ($framework:expr, $store:expr) => {
+        $crate::http_suite!(@cases ($framework, $store);
+            new_session_cookie_has_the_configured_attributes
+            untouched_session_gets_no_cookie
+            set_get_has_delete_across_requests
+            typed_extractor_round_trips_the_login_state
+            login_cycles_the_id_and_the_old_cookie_stops_working
+            logout_removes_the_user
+            destroy_sends_a_removal_cookie
+            tampered_cookie_gets_a_fresh_session
+            expired_session_is_not_served
+            server_error_response_persists_nothing
+        );
+    };
+    ($framework:expr, $store:expr, server_side) => {
+        $crate::http_suite!($framework, $store);
+        $crate::http_suite!(@cases ($framework, $store); fifty_concurrent_writers_lose_no_key);
+    };
+    (@cases $args:tt; $($case:ident)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::http_suite!(@call $case $args);
+            }
+        )*
+    };
+    (@call $case:ident ($($arg:expr),*)) => {
+        $crate::suite::$case($($arg),*).await
+    };
+}
