@@ -228,8 +228,3 @@ pub use crate::typed::{Key, SessionSchema};
 #[cfg(feature = "derive")]
 #[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use session_derive::SessionSchema;
-
-/// The README's code blocks, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

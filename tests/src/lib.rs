@@ -17,6 +17,12 @@ pub mod stores;
 pub mod suite;
 
 pub use crate::harness::{Agent, Harness};
+
+/// The README's code blocks, compiled as doctests so they cannot rot. They live here because
+/// this crate depends on every adapter and framework they use.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 pub use crate::servers::{Framework, Server};
 pub use crate::stores::StoreKind;
 
