@@ -1,0 +1,68 @@
+//! The load-test app on Rocket, on a Tokio runtime with one worker thread. See the crate docs.
+
+use std::process::ExitCode;
+
+use rocket::config::{Config, LogLevel};
+use rocket::{get, routes};
+use session_bench::{Bench, fail};
+use session_rocket::{Session, SessionError, SessionFairing};
+
+#[get("/plain")]
+fn plain() -> &'static str {
+    "ok"
+}
+
+#[get("/read")]
+async fn read(session: Session) -> Result<String, SessionError> {
+    Ok(session_bench::read(&session).await?.to_string())
+}
+
+#[get("/write")]
+async fn write(session: Session) -> Result<String, SessionError> {
+    Ok(session_bench::write(&session).await?.to_string())
+}
+
+#[get("/read")]
+fn read_none() -> &'static str {
+    "0"
+}
+
+#[get("/write")]
+fn write_none() -> &'static str {
+    "1"
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&error),
+    };
+    runtime.block_on(async {
+        let bench = match Bench::from_env().await {
+            Ok(bench) => bench,
+            Err(error) => return fail(&error),
+        };
+        let config = Config {
+            address: std::net::Ipv4Addr::LOCALHOST.into(),
+            port: bench.port,
+            workers: 1,
+            log_level: LogLevel::Off,
+            ..Config::release_default()
+        };
+        let rocket = rocket::custom(config);
+        let rocket = match bench.manager {
+            Some(manager) => rocket
+                .attach(SessionFairing::new(manager))
+                .mount("/", routes![plain, read, write]),
+            None => rocket.mount("/", routes![plain, read_none, write_none]),
+        };
+        match rocket.launch().await {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(error) => fail(&error),
+        }
+    })
+}
