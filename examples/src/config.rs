@@ -131,8 +131,13 @@ impl StoreSpec {
         let failed = |error: session_core::StoreError| {
             let mut message = format!("could not open the {} store: {error}", self.kind());
             let mut source = std::error::Error::source(&error);
+            // Many causes already include their own source's text: add only what is new.
             while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
                 source = cause.source();
             }
             ConfigError::new("SESSION_STORE", message)
