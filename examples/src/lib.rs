@@ -50,6 +50,18 @@ use std::process::ExitCode;
 
 pub use crate::config::{ConfigError, DEFAULT_PORT, Settings, StoreSpec};
 
+/// What every binary does first: logging on, settings read, store opened. `Err` is the exit
+/// code after printing the one-line error.
+pub async fn start() -> Result<(Settings, session_core::SessionManager), ExitCode> {
+    init_tracing();
+    let settings = Settings::from_env().map_err(|error| exit_with(&error))?;
+    let manager = settings
+        .manager()
+        .await
+        .map_err(|error| exit_with(&error))?;
+    Ok((settings, manager))
+}
+
 /// Logs to stderr at `info` (or as `RUST_LOG` says).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

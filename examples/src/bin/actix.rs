@@ -6,18 +6,13 @@ use std::process::ExitCode;
 
 use actix_web::{App, HttpServer};
 use session_actix::SessionMiddleware;
-use session_examples::{Settings, actix_app, exit_with};
+use session_examples::{actix_app, exit_with};
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    session_examples::init_tracing();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(error) => return exit_with(&error),
-    };
-    let manager = match settings.manager().await {
-        Ok(manager) => manager,
-        Err(error) => return exit_with(&error),
+    let (settings, manager) = match session_examples::start().await {
+        Ok(started) => started,
+        Err(exit) => return exit,
     };
     let server = HttpServer::new(move || {
         App::new()

@@ -4,18 +4,13 @@
 
 use std::process::ExitCode;
 
-use session_examples::{Settings, axum_app, exit_with};
+use session_examples::{axum_app, exit_with};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    session_examples::init_tracing();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(error) => return exit_with(&error),
-    };
-    let manager = match settings.manager().await {
-        Ok(manager) => manager,
-        Err(error) => return exit_with(&error),
+    let (settings, manager) = match session_examples::start().await {
+        Ok(started) => started,
+        Err(exit) => return exit,
     };
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await {
         Ok(listener) => listener,

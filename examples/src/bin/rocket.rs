@@ -5,19 +5,14 @@
 use std::process::ExitCode;
 
 use rocket::config::{Config, LogLevel};
-use session_examples::{Settings, exit_with, rocket_app};
+use session_examples::{exit_with, rocket_app};
 use session_rocket::SessionFairing;
 
 #[rocket::main]
 async fn main() -> ExitCode {
-    session_examples::init_tracing();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
-        Err(error) => return exit_with(&error),
-    };
-    let manager = match settings.manager().await {
-        Ok(manager) => manager,
-        Err(error) => return exit_with(&error),
+    let (settings, manager) = match session_examples::start().await {
+        Ok(started) => started,
+        Err(exit) => return exit,
     };
     let config = Config {
         address: std::net::Ipv4Addr::LOCALHOST.into(),
