@@ -87,8 +87,8 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
-        let headers: Vec<&str> = request.headers().get("Cookie").collect();
-        let session = if headers.is_empty() {
+        let mut headers = request.headers().get("Cookie").peekable();
+        let session = if headers.peek().is_none() {
             // Rocket's local test client sends its cookies in the jar, not in a header.
             let jar: String = request
                 .cookies()
@@ -97,8 +97,7 @@ impl Fairing for SessionFairing {
                 .collect();
             self.manager.session([jar.as_bytes()])
         } else {
-            self.manager
-                .session(headers.iter().map(|value| value.as_bytes()))
+            self.manager.session(headers.map(str::as_bytes))
         };
         // `set` fails only if a session is already there, which a singleton fairing rules out.
         let _ = request.local_cache(Slot::default).0.set(session);
