@@ -128,61 +128,37 @@ impl StoreSpec {
 
     /// Connects to the store (creating tables and indexes where it has them).
     pub async fn open(&self) -> Result<Storage, ConfigError> {
-        let failed = |error: session_core::StoreError| {
-            let mut message = format!("could not open the {} store: {error}", self.kind());
-            let mut source = std::error::Error::source(&error);
-            // Many causes already include their own source's text: add only what is new.
-            while let Some(cause) = source {
-                let text = cause.to_string();
-                if !message.contains(&text) {
-                    message.push_str(": ");
-                    message.push_str(&text);
-                }
-                source = cause.source();
-            }
-            ConfigError::new("SESSION_STORE", message)
-        };
-        let not_built = |feature: &str| {
-            ConfigError::new(
-                "SESSION_STORE",
-                format!(
-                    "the {} store is not built into this binary; run it with \
-                     `cargo run -p session-examples --features {feature} --bin …`",
-                    self.kind()
-                ),
-            )
-        };
-        // Which of the two is used depends on the store features built in.
-        let _ = (&failed, &not_built);
         match self {
             Self::Cookie => Ok(Storage::Cookie),
             Self::Memory => Ok(session_core::MemoryStore::new().into()),
             #[cfg(feature = "file")]
-            Self::File(dir) => Ok(session_core::FileStore::new(dir).map_err(failed)?.into()),
+            Self::File(dir) => Ok(session_core::FileStore::new(dir)
+                .map_err(|error| self.failed(error))?
+                .into()),
             #[cfg(feature = "redis")]
             Self::Redis(url) => Ok(session_core::RedisStore::connect(url)
                 .await
-                .map_err(failed)?
+                .map_err(|error| self.failed(error))?
                 .into()),
             #[cfg(feature = "redis")]
             Self::RedisCluster(nodes) => Ok(session_core::RedisStore::connect_cluster(nodes)
                 .await
-                .map_err(failed)?
+                .map_err(|error| self.failed(error))?
                 .into()),
             #[cfg(feature = "sqlite")]
             Self::Sqlite(url) => {
                 let store = session_core::SqliteStore::connect(url)
                     .await
-                    .map_err(failed)?;
-                store.migrate().await.map_err(failed)?;
+                    .map_err(|error| self.failed(error))?;
+                store.migrate().await.map_err(|error| self.failed(error))?;
                 Ok(store.into())
             }
             #[cfg(feature = "postgres")]
             Self::Postgres(url) => {
                 let store = session_core::PostgresStore::connect(url)
                     .await
-                    .map_err(failed)?;
-                store.migrate().await.map_err(failed)?;
+                    .map_err(|error| self.failed(error))?;
+                store.migrate().await.map_err(|error| self.failed(error))?;
                 Ok(store.into())
             }
             #[cfg(feature = "mongodb")]
@@ -190,21 +166,69 @@ impl StoreSpec {
                 Ok(
                     session_core::MongoStore::connect(url, &mongo_database(url), "sessions")
                         .await
-                        .map_err(failed)?
+                        .map_err(|error| self.failed(error))?
                         .into(),
                 )
             }
-            #[allow(unreachable_patterns)]
-            Self::File(_) => Err(not_built("file")),
-            #[allow(unreachable_patterns)]
-            Self::Redis(_) | Self::RedisCluster(_) => Err(not_built("redis")),
-            #[allow(unreachable_patterns)]
-            Self::Sqlite(_) => Err(not_built("sqlite")),
-            #[allow(unreachable_patterns)]
-            Self::Postgres(_) => Err(not_built("postgres")),
-            #[allow(unreachable_patterns)]
-            Self::MongoDb(_) => Err(not_built("mongodb")),
+            #[cfg(not(feature = "file"))]
+            Self::File(_) => Err(self.not_built("file")),
+            #[cfg(not(feature = "redis"))]
+            Self::Redis(_) | Self::RedisCluster(_) => Err(self.not_built("redis")),
+            #[cfg(not(feature = "sqlite"))]
+            Self::Sqlite(_) => Err(self.not_built("sqlite")),
+            #[cfg(not(feature = "postgres"))]
+            Self::Postgres(_) => Err(self.not_built("postgres")),
+            #[cfg(not(feature = "mongodb"))]
+            Self::MongoDb(_) => Err(self.not_built("mongodb")),
         }
+    }
+
+    /// The one-line error for a store that could not be opened, with the causes that add
+    /// something (many already include their own source's text).
+    #[cfg_attr(
+        not(any(
+            feature = "file",
+            feature = "redis",
+            feature = "sqlite",
+            feature = "postgres",
+            feature = "mongodb"
+        )),
+        allow(dead_code)
+    )]
+    fn failed(&self, error: session_core::StoreError) -> ConfigError {
+        let mut message = format!("could not open the {} store: {error}", self.kind());
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        ConfigError::new("SESSION_STORE", message)
+    }
+
+    /// The error for a store whose cargo feature this binary was built without.
+    #[cfg_attr(
+        all(
+            feature = "file",
+            feature = "redis",
+            feature = "sqlite",
+            feature = "postgres",
+            feature = "mongodb"
+        ),
+        allow(dead_code)
+    )]
+    fn not_built(&self, feature: &str) -> ConfigError {
+        ConfigError::new(
+            "SESSION_STORE",
+            format!(
+                "the {} store is not built into this binary; run it with \
+                 `cargo run -p session-examples --features {feature} --bin …`",
+                self.kind()
+            ),
+        )
     }
 }
 
