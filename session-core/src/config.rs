@@ -181,8 +181,16 @@ impl SessionConfig {
         self
     }
 
-    /// For a session that a request only reads, the idle expiry is pushed back (one store write
-    /// and a refreshed cookie) at most once per this interval (default one minute).
+    /// The idle expiry of a session is pushed back (in the store, and in a persistent cookie's
+    /// `Max-Age`) at most once per this interval (default one minute): a request that only
+    /// reads costs one store write per interval, and a request that writes re-sends the id
+    /// cookie only then (or when the cookie must be re-signed under a newer key).
+    ///
+    /// The trade-off: a session may expire up to one interval before its idle timeout has fully
+    /// elapsed, and the browser's cookie may expire up to one interval before the server's
+    /// record (the server record is the authority). In exchange, a write no longer answers every
+    /// request with a `Set-Cookie`, so a slow response to a request that started before
+    /// [`cycle_id`](crate::Session::cycle_id) cannot put the old id back into the browser.
     #[must_use]
     pub fn with_touch_interval(mut self, interval: Duration) -> Self {
         self.touch_interval = interval;

@@ -12,6 +12,9 @@ use crate::error::Error;
 const ID_LEN: usize = 32;
 /// Length of an id once encoded as base64url without padding.
 const ENCODED_LEN: usize = 43;
+/// What [`SessionId::forward_digest`] hashes before the id, so that its result can never be the
+/// digest of any session id.
+const FORWARD_DOMAIN: &[u8] = b"session-core forwarding pointer v1\0";
 
 /// A session id: 256 bits from the operating system's CSPRNG.
 ///
@@ -48,6 +51,21 @@ impl SessionId {
     /// The digest stores key this session by.
     pub(crate) fn digest(&self) -> IdDigest {
         IdDigest(Sha256::digest(self.0).into())
+    }
+
+    /// Where the engine keeps the forwarding pointer of this id once it has been cycled: the
+    /// SHA-256 of a fixed domain string followed by the id's bytes.
+    ///
+    /// It is computed from the raw id, not from [`digest`](Self::digest): only a request that
+    /// holds the cookie can find the pointer, and a store dump (which holds digests) or a log
+    /// line (which names digests) does not reveal it. The domain string makes the input longer
+    /// than an id, so no id has this value as its digest: a client can never load a pointer as
+    /// a session.
+    pub(crate) fn forward_digest(&self) -> IdDigest {
+        let mut hasher = Sha256::new();
+        hasher.update(FORWARD_DOMAIN);
+        hasher.update(self.0);
+        IdDigest(hasher.finalize().into())
     }
 }
 
@@ -167,6 +185,20 @@ mod tests {
             id.digest().to_hex(),
             "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
         );
+    }
+
+    #[test]
+    fn forward_digest_is_stable_and_neither_the_digest_nor_derived_from_it() {
+        let id = SessionId([0u8; 32]);
+        let forward = id.forward_digest();
+        assert_eq!(forward, id.clone().forward_digest());
+        assert_ne!(forward, id.digest());
+        let mut from_digest = Sha256::new();
+        from_digest.update(FORWARD_DOMAIN);
+        from_digest.update(id.digest().as_bytes());
+        assert_ne!(forward.0, <[u8; 32]>::from(from_digest.finalize()));
+        let other = SessionId::generate().unwrap();
+        assert_ne!(other.forward_digest(), forward);
     }
 
     #[test]

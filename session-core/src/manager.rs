@@ -3,14 +3,17 @@
 //! Adapters for web frameworks only translate between their types and these two calls.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{CookieLifetime, SessionConfig};
 use crate::cookie::{CookieCodec, SetCookie};
 use crate::error::{ConfigError, Error, Result};
-use crate::id::SessionId;
+use crate::id::{IdDigest, SessionId};
 use crate::keys::KeyRing;
 use crate::record::{Changes, Record, whole_seconds};
 use crate::session::{Origin, Session, State};
@@ -21,6 +24,17 @@ type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 
 /// How many fresh ids are tried before giving up on a store whose `create` keeps refusing.
 const CREATE_ATTEMPTS: u32 = 8;
+
+/// How long the forwarding pointer of a cycled id lives: requests that loaded the session
+/// before the cycle and finish within this time deliver their changes to the new id.
+const FORWARD_GRACE: Duration = Duration::seconds(60);
+
+/// How many times a forwarded write reads the forwarding pointer while the cycle has not named
+/// the new id yet.
+const FORWARD_ATTEMPTS: u32 = 50;
+
+/// The key of a forwarding pointer's record that holds the new digest, as hex.
+const FORWARD_TO: &str = "to";
 
 /// The framework-agnostic session engine. Cheap to clone; build one per application.
 ///
@@ -124,6 +138,14 @@ impl SessionManager {
     /// [`with_persist_on_server_error`](SessionConfig::with_persist_on_server_error) says so. A
     /// destroyed session gets a removal cookie. An error here means the changes may not have
     /// been saved: answer with an opaque 500 and log the error.
+    ///
+    /// With a server-side store, a request that changed an existing session gets a `Set-Cookie`
+    /// only when the session's expiry moved (at most once per
+    /// [touch interval](SessionConfig::with_touch_interval)) or the cookie must be re-signed
+    /// under a newer key; a request that cycled the id gets the new id's cookie. A request that
+    /// loaded the session before another request cycled it gets no cookie: its changes are
+    /// applied to the new id (if it finishes within a minute of the cycle), and the browser
+    /// keeps the new id.
     pub async fn finish(&self, session: &Session, status: u16) -> Result<Option<SetCookie>> {
         let shared = session.shared();
         if !session.mark_finished() {
@@ -168,7 +190,7 @@ struct Snapshot {
     expires_at: OffsetDateTime,
     cycle: bool,
     destroyed: bool,
-    to_delete: Option<crate::IdDigest>,
+    to_delete: Option<IdDigest>,
     /// The whole data for a new session; for a stored one only the keys this request set.
     data: serde_json::Map<String, serde_json::Value>,
     cleared: bool,
@@ -333,17 +355,21 @@ impl Shared {
             .set_cookie(self.codec.sign_id(id), self.max_age(expires_at, now))
     }
 
-    /// The cookie to send after the expiry of an existing session moved: a persistent cookie's
-    /// `Max-Age` must follow, and one accepted under an old key must be re-signed.
+    /// The cookie to send after a request on an existing session: a persistent cookie's
+    /// `Max-Age` follows the expiry when the expiry `moved` (at most once per touch interval),
+    /// and a cookie accepted under an old key is re-signed. Otherwise nothing is sent, so a
+    /// response that arrives late never puts an id back into the browser that a concurrent
+    /// request has just replaced.
     fn refreshed_cookie(
         &self,
         id: &SessionId,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        moved: bool,
         reissue: bool,
     ) -> Option<SetCookie> {
         let persistent = self.config.lifetime == CookieLifetime::Persistent;
-        (persistent || reissue).then(|| self.id_cookie(id, expires_at, now))
+        ((persistent && moved) || reissue).then(|| self.id_cookie(id, expires_at, now))
     }
 
     /// Inserts `record` under a freshly minted id, retrying on the (astronomically unlikely)
@@ -352,6 +378,7 @@ impl Shared {
         for _ in 0..CREATE_ATTEMPTS {
             let id = SessionId::generate()?;
             if store.create(&id.digest(), record).await? {
+                tracing::debug!(session = %id.digest(), "session created");
                 return Ok(id);
             }
             tracing::warn!("a freshly minted session id collided with an existing one; retrying");
@@ -369,35 +396,36 @@ impl Shared {
     ) -> Result<Option<SetCookie>> {
         if let Some(old) = &snapshot.to_delete {
             store.delete(old).await?;
+            tracing::debug!(session = %old, "session destroyed");
         }
         match snapshot.origin.clone() {
             Origin::Stored { id, digest } => {
-                let expires_at = self.deadline(snapshot.created_at, now);
+                let deadline = self.deadline(snapshot.created_at, now);
                 if snapshot.cycle {
-                    // Re-read so keys written by concurrent requests move to the new id too.
-                    let Some(mut record) = store.load(&digest).await? else {
-                        tracing::debug!(session = %digest, "session vanished before its id was cycled");
-                        return Ok(None);
-                    };
-                    record.apply(&snapshot.changes(expires_at));
-                    let new_id = self.create(store, &record).await?;
-                    store.delete(&digest).await?;
-                    return Ok(Some(self.id_cookie(&new_id, expires_at, now)));
+                    return self.cycle(store, &id, snapshot, deadline, now).await;
                 }
+                // Writes move the expiry (and re-send the cookie) only as often as reads do,
+                // so that the stored expiry and the browser's cookie move together.
+                let moved = self.touch_due(snapshot.expires_at, deadline);
+                let expires_at = if moved {
+                    deadline
+                } else {
+                    snapshot.expires_at.min(deadline)
+                };
                 let reissue = snapshot.reissue;
                 if snapshot.changed() {
-                    if !store.apply(&digest, &snapshot.changes(expires_at)).await? {
-                        // Deleted or cycled by a concurrent request: do not bring it back.
-                        tracing::debug!(session = %digest, "session deleted concurrently; changes dropped");
+                    let changes = snapshot.changes(expires_at);
+                    if !store.apply(&digest, &changes).await? {
+                        self.forward(store, &id, &digest, &changes).await?;
                         return Ok(None);
                     }
-                    return Ok(self.refreshed_cookie(&id, expires_at, now, reissue));
+                    return Ok(self.refreshed_cookie(&id, expires_at, now, moved, reissue));
                 }
-                if self.touch_due(snapshot.expires_at, expires_at) {
+                if moved {
                     if !store.touch(&digest, expires_at).await? {
                         return Ok(None);
                     }
-                    return Ok(self.refreshed_cookie(&id, expires_at, now, reissue));
+                    return Ok(self.refreshed_cookie(&id, expires_at, now, true, reissue));
                 }
                 Ok(reissue.then(|| self.id_cookie(&id, snapshot.expires_at, now)))
             }
@@ -411,6 +439,100 @@ impl Shared {
                 Ok(Some(self.id_cookie(&id, record.expires_at, now)))
             }
         }
+    }
+
+    /// Moves the stored session `id` to a new id, with this request's changes, and returns the
+    /// new id's cookie.
+    ///
+    /// In order: a forwarding pointer for the old id is created (empty: "a cycle is under
+    /// way"), the old record is taken (atomically with concurrent applies), it is created under
+    /// a new id, and the pointer is set to name that id. A request whose apply to the old id
+    /// fails follows the pointer (see [`forward`](Self::forward)). Whoever's `take` returns the
+    /// record owns the cycle, so a pointer left by a request that failed or was cancelled
+    /// before its take never stops a later cycle from giving the session a new id.
+    async fn cycle(
+        &self,
+        store: &dyn SessionStore,
+        id: &SessionId,
+        snapshot: Snapshot,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<SetCookie>> {
+        let digest = id.digest();
+        let forward = id.forward_digest();
+        let changed = snapshot.changed();
+        let changes = snapshot.changes(expires_at);
+        let pointer_expiry = expires_at.min(now.saturating_add(FORWARD_GRACE));
+        let pointer = Record::new(serde_json::Map::new(), now, pointer_expiry);
+        // `false`: another request made the pointer, and is cycling now, failed or is done;
+        // the take below decides.
+        store.create(&forward, &pointer).await?;
+        let Some(mut record) = store.take(&digest).await? else {
+            // Cycled by another request (its response carries the new cookie), destroyed or
+            // expired. The pointer stays: if another request owns the cycle, it is about to
+            // name the new id, and concurrent writers need it.
+            tracing::debug!(session = %digest, "session taken, destroyed or expired before this request could cycle it; its changes follow any new id");
+            if changed {
+                self.forward(store, id, &digest, &changes).await?;
+            }
+            return Ok(None);
+        };
+        record.apply(&changes);
+        let new_id = self.create(store, &record).await?;
+        let mut target = Changes::expiry_only(pointer_expiry);
+        target.set = pointer_data(&new_id.digest());
+        if !store.apply(&forward, &target).await? {
+            tracing::debug!(session = %digest, "the forwarding pointer expired before the cycle finished");
+        }
+        tracing::debug!(session = %digest, to = %new_id.digest(), "session id cycled");
+        Ok(Some(self.id_cookie(&new_id, expires_at, now)))
+    }
+
+    /// Delivers the `changes` of a request that loaded the session `id` (stored under `digest`)
+    /// after `apply` to it returned `false`: if the session was cycled since, its forwarding
+    /// pointer names the new id and the changes go there; if it was destroyed or has expired,
+    /// they are dropped. Sends no cookie either way: the browser keeps whatever id the cycling
+    /// request gave it.
+    async fn forward(
+        &self,
+        store: &dyn SessionStore,
+        id: &SessionId,
+        digest: &IdDigest,
+        changes: &Changes,
+    ) -> Result<()> {
+        let forward = id.forward_digest();
+        for _ in 0..FORWARD_ATTEMPTS {
+            let Some(pointer) = store.load(&forward).await? else {
+                tracing::debug!(session = %digest, "session deleted concurrently; changes dropped");
+                return Ok(());
+            };
+            match pointer.data.get(FORWARD_TO) {
+                // The cycling request has taken the old record and not yet named the new id
+                // (one or two store round trips).
+                None => YieldNow::default().await,
+                Some(to) => {
+                    let Some(target) = to.as_str().and_then(IdDigest::from_hex) else {
+                        tracing::warn!(session = %digest, "the forwarding pointer of a cycled session is damaged; changes dropped");
+                        return Ok(());
+                    };
+                    // The new record exists before the pointer names it, and `apply` never
+                    // creates one: `false` means the new session was destroyed since.
+                    if store.apply(&target, changes).await? {
+                        tracing::debug!(session = %digest, to = %target, "session was cycled concurrently; changes applied to the new id");
+                    } else {
+                        tracing::debug!(session = %digest, to = %target, "session was cycled, then destroyed; changes dropped");
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        tracing::warn!(
+            session = %digest,
+            attempts = FORWARD_ATTEMPTS,
+            "changes of a request that raced an id cycle were dropped: the cycle never named the \
+             new id (the cycling request failed, or the session was destroyed meanwhile)"
+        );
+        Ok(())
     }
 
     #[cfg(feature = "cookie-store")]
@@ -435,5 +557,167 @@ impl Shared {
             .set_cookie(self.codec.encrypt(plain), self.max_age(expires_at, now));
         self.check_cookie_len(cookie.as_str().len())?;
         Ok(Some(cookie))
+    }
+}
+
+/// The data of a forwarding pointer to `target`.
+fn pointer_data(target: &IdDigest) -> serde_json::Map<String, serde_json::Value> {
+    let mut data = serde_json::Map::new();
+    data.insert(FORWARD_TO.to_owned(), target.to_hex().into());
+    data
+}
+
+/// Lets the runtime run other tasks once, whatever the runtime: wakes itself and returns
+/// `Pending` on the first poll, `Ready` on the second.
+#[derive(Default)]
+struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+#[cfg(all(test, feature = "memory-store"))]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::MemoryStore;
+
+    /// The engine over `store`, a session id without a record (as a late writer finds it after
+    /// a cycle or a destroy), and the engine's time.
+    fn setup(store: &MemoryStore) -> (SessionManager, SessionId, OffsetDateTime) {
+        let manager =
+            SessionManager::new(store.clone(), KeyRing::generate(), SessionConfig::default())
+                .unwrap();
+        let now = manager.shared.now();
+        (manager, SessionId::generate().unwrap(), now)
+    }
+
+    fn late_write(now: OffsetDateTime) -> Changes {
+        let mut changes = Changes::expiry_only(now + Duration::hours(1));
+        changes.set.insert("late".to_owned(), json!(1));
+        changes
+    }
+
+    /// A forwarding pointer holding `data` for `id`.
+    async fn pointer(
+        store: &MemoryStore,
+        id: &SessionId,
+        data: serde_json::Value,
+        now: OffsetDateTime,
+    ) {
+        let serde_json::Value::Object(data) = data else {
+            panic!("pointer data is an object")
+        };
+        let record = Record::new(data, now, now + FORWARD_GRACE);
+        assert!(store.create(&id.forward_digest(), &record).await.unwrap());
+    }
+
+    fn empty(now: OffsetDateTime) -> Record {
+        Record::new(serde_json::Map::new(), now, now + Duration::hours(1))
+    }
+
+    #[tokio::test]
+    async fn a_damaged_forwarding_pointer_drops_the_changes_and_creates_nothing() {
+        let store = MemoryStore::new();
+        let (manager, id, now) = setup(&store);
+        for damaged in [json!("not a digest"), json!(7), json!(null)] {
+            store.delete(&id.forward_digest()).await.unwrap();
+            pointer(&store, &id, json!({ FORWARD_TO: damaged }), now).await;
+            let stored = store.load(&id.forward_digest()).await.unwrap().unwrap();
+            assert!(
+                stored.data.contains_key("to"),
+                "the pointer names something"
+            );
+            manager
+                .shared
+                .forward(&store, &id, &id.digest(), &late_write(now))
+                .await
+                .unwrap();
+            assert_eq!(store.len(), 1, "only the pointer is stored");
+            assert_eq!(store.load(&id.digest()).await.unwrap(), None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_write_waits_until_the_pointer_names_the_new_id() {
+        let store = MemoryStore::new();
+        let (manager, id, now) = setup(&store);
+        let target = SessionId::generate().unwrap().digest();
+        pointer(&store, &id, json!({}), now).await;
+        let (changes, digest) = (late_write(now), id.digest());
+        // The cycle finishes only after the write has found the pointer empty and yielded.
+        let (forwarded, ()) = tokio::join!(
+            manager.shared.forward(&store, &id, &digest, &changes),
+            async {
+                YieldNow::default().await;
+                assert!(store.create(&target, &empty(now)).await.unwrap());
+                let mut name = Changes::expiry_only(now + FORWARD_GRACE);
+                name.set = pointer_data(&target);
+                assert!(store.apply(&id.forward_digest(), &name).await.unwrap());
+            }
+        );
+        forwarded.unwrap();
+        let landed = store.load(&target).await.unwrap().unwrap();
+        assert_eq!(landed.data.get("late"), Some(&json!(1)));
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_write_gives_up_if_the_pointer_never_names_a_new_id() {
+        let store = MemoryStore::new();
+        let (manager, id, now) = setup(&store);
+        pointer(&store, &id, json!({}), now).await;
+        manager
+            .shared
+            .forward(&store, &id, &id.digest(), &late_write(now))
+            .await
+            .unwrap();
+        assert_eq!(store.len(), 1, "only the pointer is stored");
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_write_to_a_destroyed_new_session_creates_nothing() {
+        let store = MemoryStore::new();
+        let (manager, id, now) = setup(&store);
+        let gone = SessionId::generate().unwrap().digest();
+        pointer(&store, &id, json!({ FORWARD_TO: gone.to_hex() }), now).await;
+        manager
+            .shared
+            .forward(&store, &id, &id.digest(), &late_write(now))
+            .await
+            .unwrap();
+        assert_eq!(store.load(&gone).await.unwrap(), None);
+        assert_eq!(store.len(), 1, "only the pointer is stored");
+    }
+
+    #[tokio::test]
+    async fn without_a_pointer_the_changes_are_dropped() {
+        let store = MemoryStore::new();
+        let (manager, id, now) = setup(&store);
+        manager
+            .shared
+            .forward(&store, &id, &id.digest(), &late_write(now))
+            .await
+            .unwrap();
+        assert!(store.is_empty());
+    }
+
+    #[test]
+    fn yield_now_is_pending_once_then_ready() {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut future = YieldNow::default();
+        assert_eq!(Pin::new(&mut future).poll(&mut cx), Poll::Pending);
+        assert_eq!(Pin::new(&mut future).poll(&mut cx), Poll::Ready(()));
     }
 }

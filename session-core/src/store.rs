@@ -23,9 +23,29 @@ use crate::record::{Changes, Record};
 ///   name keep their current value, whatever another request wrote. If the record is missing or
 ///   expired it does nothing and returns `false`, so a deleted session is never brought back.
 /// - **touch** moves a live record's expiry, like an `apply` with no key changes.
+/// - **take** removes the live record and returns it, atomically with respect to `apply`:
+///   every concurrent `apply` either returned `true` and its changes are in the returned
+///   record, or returns `false`. A missing or expired record gives `None` (an expired one may be
+///   removed too). Afterwards nothing is left under the digest.
 /// - **delete** removes the record; deleting a missing record is not an error.
 /// - **delete_expired** removes expired records and returns how many it removed (stores with
 ///   native expiry may return 0).
+///
+/// # What the engine builds on these rules
+///
+/// Requests write back only the keys they changed, through `apply`, so concurrent requests on
+/// one session keep each other's keys. When a request cycles the id
+/// ([`Session::cycle_id`](crate::Session::cycle_id)), the engine first `create`s a short-lived
+/// forwarding record (at most 60 seconds) under a digest that only holders of the old id can
+/// compute, then `take`s the old record, `create`s it under the new id, and makes the
+/// forwarding record name the new id's digest. A request that loaded the session before the
+/// cycle and whose `apply` to the old id returns `false` follows the forwarding record and
+/// applies its changes to the new id, so its keys are not lost; no cookie is sent for it, so
+/// the browser keeps the new id. The forwarding record is used only for such writes, never for
+/// loads: a request that arrives after the cycle with the old cookie gets a fresh, empty
+/// session. A destroyed session is never named by a forwarding record, and `apply` never
+/// creates a record, so nothing brings it back. Forwarding records are ordinary records to the
+/// store (their data is `{}` or `{"to": "<64 hex digits>"}`) and expire like any other.
 ///
 /// A store is usable as `Arc<dyn SessionStore>`. To check a store of your own, run the shared
 /// suite with `store_test_suite!` (feature `test-suite`).
@@ -45,6 +65,14 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// Sets the expiry of the live record under `id`. Returns `false`, writing nothing, if there
     /// is no live record.
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Removes the live record under `id` and returns it; `None` if it is missing or expired.
+    ///
+    /// Must be atomic with respect to [`apply`](Self::apply) on the same `id`: an `apply` that
+    /// returned `true` is in the returned record, and one that runs after the removal returns
+    /// `false`. The engine cycles ids with it; a store that merely loads and then deletes would
+    /// lose the keys of a request whose `apply` landed in between.
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError>;
 
     /// Removes the record under `id`, if any.
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError>;

@@ -58,6 +58,9 @@ macro_rules! store_test_suite {
             delete_is_final_and_nothing_resurrects,
             delete_of_a_missing_record_is_ok,
             cycle_moves_the_data_to_a_new_id,
+            take_returns_the_record_and_leaves_nothing,
+            take_of_a_missing_or_expired_record_is_none,
+            take_racing_applies_loses_no_acknowledged_write,
             touch_moves_the_expiry_only,
             touch_of_a_missing_record_creates_nothing,
             delete_expired_keeps_live_records
@@ -347,15 +350,18 @@ pub async fn delete_of_a_missing_record_is_ok(store: Store) {
         .expect("delete of a missing record failed");
 }
 
-/// Cycling (as the engine does it: create under a new id, delete the old) keeps the data under
-/// the new id only, and the old id cannot be written to afterwards.
+/// Cycling (as the engine does it: take the old record, create it under a new id) keeps the
+/// data under the new id only, and the old id cannot be written to afterwards.
 pub async fn cycle_moves_the_data_to_a_new_id(store: Store) {
     let (old, new) = (fresh_id(), fresh_id());
     let record = live(json!({"user": 1}));
     create(&store, &old, &record).await;
-    let current = load(&store, &old).await.expect("record vanished");
+    let current = store
+        .take(&old)
+        .await
+        .expect("take failed")
+        .expect("take of a live record returns it");
     create(&store, &new, &current).await;
-    store.delete(&old).await.expect("delete failed");
     assert_eq!(load(&store, &new).await, Some(record));
     assert_eq!(load(&store, &old).await, None);
     assert!(
@@ -369,6 +375,118 @@ pub async fn cycle_moves_the_data_to_a_new_id(store: Store) {
         None,
         "a write to the old id revived it"
     );
+}
+
+/// `take` returns the live record, exactly, and removes it: a second take, a load, an apply and
+/// a touch all find nothing, and the id can be created afresh.
+pub async fn take_returns_the_record_and_leaves_nothing(store: Store) {
+    let id = fresh_id();
+    let record = live(json!({"user": {"id": 7}, "a.b": "$c", "n": 1.5}));
+    create(&store, &id, &record).await;
+    let taken = store.take(&id).await.expect("take failed");
+    assert_exact(taken, &record);
+    assert_eq!(store.take(&id).await.expect("take failed"), None);
+    assert_eq!(load(&store, &id).await, None, "take left the record");
+    assert!(
+        !store
+            .apply(&id, &changes(json!({"b": 2}), &[]))
+            .await
+            .expect("apply failed"),
+        "apply after take must return false"
+    );
+    assert!(
+        !store
+            .touch(&id, now() + Duration::hours(3))
+            .await
+            .expect("touch failed")
+    );
+    assert_eq!(load(&store, &id).await, None, "a taken session came back");
+    create(&store, &id, &record).await;
+}
+
+/// `take` of an id with no record, or with an expired one, is `None`, and revives nothing.
+pub async fn take_of_a_missing_or_expired_record_is_none(store: Store) {
+    assert_eq!(store.take(&fresh_id()).await.expect("take failed"), None);
+    let id = fresh_id();
+    let now = now();
+    let expired = Record::new(
+        map(json!({"a": 1})),
+        now - Duration::hours(1),
+        now - Duration::seconds(1),
+    );
+    let _ = store.create(&id, &expired).await.expect("create failed");
+    assert_eq!(
+        store.take(&id).await.expect("take failed"),
+        None,
+        "take returned an expired record"
+    );
+    assert_eq!(load(&store, &id).await, None);
+}
+
+/// Many tasks apply different keys to one session while another task takes it: every apply
+/// that returned `true` is in the taken record, and afterwards the store holds nothing under
+/// the id (`load` is `None`, `apply` is `false`). Run for several sessions, with the take
+/// started at different points among the applies.
+pub async fn take_racing_applies_loses_no_acknowledged_write(store: Store) {
+    const TASKS: usize = 40;
+    for round in 0..4 {
+        let id = fresh_id();
+        create(&store, &id, &live(json!({"base": true}))).await;
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS + 1));
+        let appliers: Vec<_> = (0..TASKS)
+            .map(|i| {
+                let (store, start) = (store.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let update = changes(json!({ format!("key{i}"): i }), &[]);
+                    (i, store.apply(&id, &update).await.expect("apply failed"))
+                })
+            })
+            .collect();
+        let taker = {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                for _ in 0..round * 3 {
+                    tokio::task::yield_now().await;
+                }
+                store.take(&id).await.expect("take failed")
+            })
+        };
+        let mut acknowledged = Vec::new();
+        for applier in appliers {
+            let (i, applied) = applier.await.expect("an applier panicked");
+            if applied {
+                acknowledged.push(i);
+            }
+        }
+        let taken = taker
+            .await
+            .expect("the taker panicked")
+            .expect("take of a live record returns it");
+        for i in &acknowledged {
+            assert_eq!(
+                taken.data.get(&format!("key{i}")),
+                Some(&json!(i)),
+                "key{i}: apply returned true, but the taken record does not have it"
+            );
+        }
+        assert_eq!(taken.data.get("base"), Some(&json!(true)));
+        assert_eq!(
+            taken.data.len(),
+            acknowledged.len() + 1,
+            "the taken record holds a key whose apply returned false"
+        );
+        assert_eq!(load(&store, &id).await, None, "take left the record");
+        assert!(
+            !store
+                .apply(&id, &changes(json!({"late": 1}), &[]))
+                .await
+                .expect("apply failed"),
+            "apply after take must return false"
+        );
+        assert_eq!(load(&store, &id).await, None, "a taken session came back");
+    }
 }
 
 /// `touch` moves the expiry and leaves the data alone.

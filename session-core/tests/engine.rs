@@ -26,6 +26,7 @@ struct CountingStore {
     applies: AtomicUsize,
     touches: AtomicUsize,
     deletes: AtomicUsize,
+    takes: AtomicUsize,
     failing: AtomicBool,
     /// How many of the next creates report a taken id, as if the minted id collided.
     collisions: AtomicUsize,
@@ -92,6 +93,10 @@ impl SessionStore for CountingStore {
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.check(&self.touches)?;
         self.inner.touch(id, expires_at).await
+    }
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.check(&self.takes)?;
+        self.inner.take(id).await
     }
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
         self.check(&self.deletes)?;
@@ -242,7 +247,7 @@ async fn read_only_request_is_one_load_and_no_cookie() {
 }
 
 #[tokio::test]
-async fn writing_request_is_one_load_and_one_apply_and_keeps_the_id() {
+async fn writing_request_is_one_load_and_one_apply_and_sends_no_cookie() {
     let app = App::new(SessionConfig::default());
     let cookie = app.login().await;
     app.store.reset();
@@ -250,10 +255,55 @@ async fn writing_request_is_one_load_and_one_apply_and_keeps_the_id() {
         .request(Some(&cookie), 200, |s| async move {
             s.set("n", &1).await.unwrap()
         })
-        .await
-        .expect("a persistent cookie is refreshed on write");
+        .await;
+    assert_eq!(
+        set, None,
+        "within the touch interval a write re-sends no cookie"
+    );
     assert_eq!(app.store.calls(), [0, 1, 1, 0, 0]);
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(
+            s.get::<u32>("n").await.unwrap(),
+            Some(1),
+            "the write landed"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_write_refreshes_the_cookie_and_the_expiry_once_per_touch_interval() {
+    let app = App::new(SessionConfig::default().with_touch_interval(StdDuration::from_secs(60)));
+    let cookie = app.login().await;
+    let expiry = |s: session_core::Session| async move { s.expires_at().await.unwrap() };
+    let created = app.manager.session([cookie.as_bytes()]);
+    let first = expiry(created).await;
+
+    app.advance(Duration::seconds(30));
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.set("a", &1).await.unwrap()
+        })
+        .await;
+    assert_eq!(set, None, "30 s after the last refresh: no cookie");
+    let session = app.manager.session([cookie.as_bytes()]);
+    assert_eq!(
+        expiry(session).await,
+        first,
+        "the stored expiry moves with the cookie, not on every write"
+    );
+
+    app.advance(Duration::seconds(31));
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.set("b", &2).await.unwrap()
+        })
+        .await
+        .expect("61 s after the last refresh a write re-sends the cookie");
     assert_eq!(pair(&set), cookie, "a plain write keeps the id");
+    assert_eq!(attribute(&set, "Max-Age"), Some("86400"));
+    let session = app.manager.session([cookie.as_bytes()]);
+    assert_eq!(expiry(session).await, first + Duration::seconds(61));
 }
 
 #[tokio::test]
@@ -654,7 +704,17 @@ async fn cycle_id_keeps_the_data_under_a_new_id_and_the_old_one_stops_working() 
         })
         .await;
     assert_eq!(stale, None);
-    assert_eq!(app.store.inner.len(), 1, "only the new record remains");
+    // The new record, and the old id's forwarding pointer: the second record created, holding
+    // only the new digest, and gone within a minute.
+    assert_eq!(app.store.inner.len(), 2, "the new record and the pointer");
+    let digests = app.store.digests.lock().unwrap().clone();
+    let pointer = app.store.inner.load(&digests[1]).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::Value::Object(pointer.data),
+        json!({"to": digests[2].to_hex()})
+    );
+    assert!(pointer.expires_at <= OffsetDateTime::now_utc() + Duration::seconds(61));
+    assert_eq!(app.store.inner.load(&digests[0]).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -744,12 +804,26 @@ async fn a_destroyed_session_is_not_resurrected_by_a_concurrent_request() {
 async fn a_cycled_session_is_not_resurrected_by_a_concurrent_request() {
     let app = App::new(SessionConfig::default());
     let old = app.login().await;
+    let old_digest = app.store.digests.lock().unwrap()[0];
     let cycle = |s: session_core::Session| async move { s.cycle_id().await.unwrap() };
     assert_eq!(
         write_after_concurrent_request(&app, &old, cycle).await,
-        None
+        None,
+        "the late write must not send the old id back to the browser"
     );
-    assert_eq!(app.store.inner.len(), 1, "the old id was written back");
+    assert_eq!(
+        app.store.inner.load(&old_digest).await.unwrap(),
+        None,
+        "the old id was written back"
+    );
+    assert!(app.is_new(&old).await, "the old cookie still works");
+    // The late write followed the cycle to the new id (the third record created).
+    let new_digest = app.store.digests.lock().unwrap()[2];
+    let moved = app.store.inner.load(&new_digest).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::Value::Object(moved.data),
+        json!({"user": "ada", "late": 1})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -853,9 +927,12 @@ async fn store_failures_are_errors_and_never_leak_into_display() {
 async fn debug_output_never_shows_tokens_or_secrets() {
     let app = App::new(SessionConfig::default());
     let cookie = app.login().await;
+    // Past the touch interval, so the write re-sends the same id's cookie.
+    app.advance(Duration::seconds(120));
     let session = app.manager.session([cookie.as_bytes()]);
     session.set("k", &1).await.unwrap();
     let set = app.manager.finish(&session, 200).await.unwrap().unwrap();
+    assert_eq!(pair(&set), cookie);
     let value = cookie.split_once('=').unwrap().1;
     for shown in [
         format!("{session:?}"),

@@ -82,6 +82,9 @@ impl SessionStore for ScratchStore {
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.store.touch(id, expires_at).await
     }
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.store.take(id).await
+    }
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
         self.store.delete(id).await
     }

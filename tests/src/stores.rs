@@ -141,6 +141,9 @@ impl SessionStore for FailingStore {
     async fn touch(&self, _: &IdDigest, _: OffsetDateTime) -> Result<bool, StoreError> {
         Err(failure())
     }
+    async fn take(&self, _: &IdDigest) -> Result<Option<Record>, StoreError> {
+        Err(failure())
+    }
     async fn delete(&self, _: &IdDigest) -> Result<(), StoreError> {
         Err(failure())
     }

@@ -4,7 +4,9 @@
 use serde_json::json;
 use session_core::SessionConfig;
 
-use crate::harness::{Agent, Harness, test_config};
+use tokio::task::JoinHandle;
+
+use crate::harness::{Agent, Harness, Reply, test_config};
 use crate::logs;
 use crate::servers::Framework;
 use crate::stores::{FAILURE_DETAIL, FailingStore, StoreKind};
@@ -417,4 +419,310 @@ pub async fn missing_middleware_is_a_500_with_an_install_hint(fw: Framework) {
         "plain",
         "other routes still work"
     );
+}
+
+/// The `name=value` pair a write response set, if any; panics if it is the `old` id coming
+/// back (a late write must never undo a cycle or a destroy in the browser).
+fn new_pair_unless_old(reply: &Reply, old: &str) -> Option<String> {
+    let set_cookie = reply.session_cookie()?;
+    assert_ne!(
+        pair(set_cookie),
+        old,
+        "a write response sent back the id another request replaced: {reply:?}"
+    );
+    Some(pair(set_cookie).to_owned())
+}
+
+/// Sends `PUT /kv/{key}` with `value` from a client of its own that has only `cookie`.
+fn spawn_put(
+    agent: &Agent,
+    cookie: &str,
+    key: String,
+    value: serde_json::Value,
+) -> JoinHandle<Reply> {
+    let writer = agent.with_cookie(cookie);
+    tokio::spawn(async move { writer.put(&format!("/kv/{key}"), &value.to_string()).await })
+}
+
+/// Every key and value the session behind `cookie` holds (`GET /kv`).
+async fn kv(agent: &Agent, cookie: &str) -> serde_json::Map<String, serde_json::Value> {
+    let reply = agent.get_with_cookie("/kv", cookie).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    match reply.json() {
+        serde_json::Value::Object(map) => map,
+        other => panic!("GET /kv is not an object: {other}"),
+    }
+}
+
+/// Forty requests on one session, writing different keys (and one key they share), with a
+/// login (which cycles the id) sent among them: with the cookie the login set, every key of a
+/// write that loaded the session before the cycle is there. A write that arrived after the
+/// cycle got a fresh session of its own (and its cookie), holding nothing of the old one; no
+/// write response sends the old id back.
+pub async fn writers_racing_a_cycle_lose_no_key(fw: Framework, store: StoreKind) {
+    const WRITERS: usize = 40;
+    assert!(store.is_server_side(), "only server-side ids can be cycled");
+    let app = Harness::start(fw, store).await;
+    let agent = with_session(&app).await;
+    let old = agent.cookie().expect("a session cookie");
+    // Odd writers write the shared key `same`, even ones a key of their own.
+    let writes_same = |i: &usize| !i.is_multiple_of(2);
+    let key_of = |i: usize| {
+        if writes_same(&i) {
+            "same".to_owned()
+        } else {
+            format!("k{i}")
+        }
+    };
+    let mut writers = Vec::new();
+    let mut login = None;
+    for i in 0..WRITERS {
+        if i == WRITERS / 2 {
+            let cycler = agent.with_cookie(&old);
+            login = Some(tokio::spawn(async move {
+                cycler.post("/login", Some(r#"{"name":"Ada"}"#)).await
+            }));
+        }
+        writers.push(spawn_put(&agent, &old, key_of(i), json!(i)));
+    }
+    let login = login
+        .expect("the login was sent")
+        .await
+        .expect("the login finished");
+    assert_eq!(login.status, 200, "{login:?}");
+    let new = pair(login.session_cookie().expect("the login sends the new id")).to_owned();
+    assert_ne!(new, old, "the login must change the id");
+
+    let mut followed = Vec::new();
+    for (i, writer) in writers.into_iter().enumerate() {
+        let reply = writer.await.expect("the writer finished");
+        assert_eq!(reply.status, 204, "{reply:?}");
+        match new_pair_unless_old(&reply, &old) {
+            None => followed.push(i),
+            Some(fresh) => {
+                assert_ne!(fresh, new, "a plain write sent the cycled id: {reply:?}");
+                assert_eq!(
+                    kv(&agent, &fresh).await,
+                    *json!({ key_of(i): i }).as_object().expect("an object"),
+                    "a write after the cycle must get a fresh, empty session"
+                );
+            }
+        }
+    }
+
+    let all = kv(&agent, &new).await;
+    assert_eq!(all.get("test_key"), Some(&json!("something")), "{all:?}");
+    assert_eq!(all.get("user"), Some(&json!({"name": "Ada"})), "{all:?}");
+    assert_eq!(all.get("is_authenticated"), Some(&json!(true)), "{all:?}");
+    let (shared, own): (Vec<usize>, Vec<usize>) = followed.into_iter().partition(writes_same);
+    for i in &own {
+        assert_eq!(
+            all.get(&key_of(*i)),
+            Some(&json!(i)),
+            "k{i} was lost: {all:?}"
+        );
+    }
+    match all.get("same") {
+        Some(value) => assert!(
+            shared.iter().any(|i| value == &json!(i)),
+            "`same` is {value}, which no write that followed the cycle wrote: {shared:?}"
+        ),
+        None => assert!(shared.is_empty(), "`same` was lost: {all:?}"),
+    }
+    let expected_len = 3 + own.len() + usize::from(!shared.is_empty());
+    assert_eq!(all.len(), expected_len, "keys from elsewhere: {all:?}");
+    assert!(kv(&agent, &old).await.is_empty(), "the old id still works");
+}
+
+/// Thirty requests writing one key with distinct values, and thirty writing keys of their own,
+/// all at once: the shared key ends with one of the values written, and every other key is
+/// there.
+pub async fn same_key_written_concurrently_ends_with_one_of_the_values(
+    fw: Framework,
+    store: StoreKind,
+) {
+    const WRITERS: usize = 30;
+    assert!(
+        store.is_server_side(),
+        "only server-side records are merged"
+    );
+    let app = Harness::start(fw, store).await;
+    let agent = with_session(&app).await;
+    let cookie = agent.cookie().expect("a session cookie");
+    let mut writers = Vec::new();
+    for i in 0..WRITERS {
+        writers.push(spawn_put(
+            &agent,
+            &cookie,
+            "same".to_owned(),
+            json!(format!("v{i}")),
+        ));
+        writers.push(spawn_put(&agent, &cookie, format!("k{i}"), json!(i)));
+    }
+    for writer in writers {
+        let reply = writer.await.expect("the writer finished");
+        assert_eq!(reply.status, 204, "{reply:?}");
+        assert_eq!(
+            new_pair_unless_old(&reply, &cookie),
+            None,
+            "a write to a live session keeps its id: {reply:?}"
+        );
+    }
+    let all = kv(&agent, &cookie).await;
+    let same = all
+        .get("same")
+        .and_then(|v| v.as_str())
+        .expect("`same` was written");
+    assert!(
+        (0..WRITERS).any(|i| same == format!("v{i}")),
+        "`same` is {same:?}, a value nobody wrote"
+    );
+    for i in 0..WRITERS {
+        assert_eq!(
+            all.get(&format!("k{i}")),
+            Some(&json!(i)),
+            "k{i} was lost: {all:?}"
+        );
+    }
+    assert_eq!(all.get("test_key"), Some(&json!("something")));
+    assert_eq!(all.len(), WRITERS + 2, "{all:?}");
+}
+
+/// Thirty writers and a destroy on one session at once: afterwards the old cookie gets an empty
+/// session, and no write response carried a cookie that brings any of it back (a write that
+/// arrived after the destroy got a fresh session holding only its own key).
+pub async fn writers_racing_a_destroy_resurrect_nothing(fw: Framework, store: StoreKind) {
+    const WRITERS: usize = 30;
+    assert!(
+        store.is_server_side(),
+        "only server-side sessions can be revoked"
+    );
+    let app = Harness::start(fw, store).await;
+    let agent = with_session(&app).await;
+    let old = agent.cookie().expect("a session cookie");
+    let mut writers = Vec::new();
+    let mut destroy = None;
+    for i in 0..WRITERS {
+        if i == WRITERS / 2 {
+            let destroyer = agent.with_cookie(&old);
+            destroy = Some(tokio::spawn(async move {
+                destroyer.post("/test/destroy", None).await
+            }));
+        }
+        writers.push(spawn_put(&agent, &old, format!("k{i}"), json!(i)));
+    }
+    let destroy = destroy
+        .expect("the destroy was sent")
+        .await
+        .expect("the destroy finished");
+    assert_eq!(destroy.status, 200, "{destroy:?}");
+    let removal = destroy.session_cookie().expect("a removal cookie");
+    assert!(
+        attributes(removal).iter().any(|a| a == "max-age=0"),
+        "{removal}"
+    );
+
+    for (i, writer) in writers.into_iter().enumerate() {
+        let reply = writer.await.expect("the writer finished");
+        assert_eq!(reply.status, 204, "{reply:?}");
+        if let Some(fresh) = new_pair_unless_old(&reply, &old) {
+            assert_eq!(
+                kv(&agent, &fresh).await,
+                *json!({ format!("k{i}"): i })
+                    .as_object()
+                    .expect("an object"),
+                "a write after the destroy must get a fresh, empty session"
+            );
+        }
+    }
+    assert!(
+        kv(&agent, &old).await.is_empty(),
+        "the destroyed session came back"
+    );
+    assert!(
+        agent
+            .get_with_cookie("/", &old)
+            .await
+            .body
+            .contains(NO_VALUE)
+    );
+}
+
+/// Two sessions, each logging in (a cycle) while twenty writes and twenty reads run on each at
+/// once: every read answers with its own session's keys and values only, and each session
+/// ends with its own keys only.
+pub async fn concurrent_sessions_never_see_each_other(fw: Framework, store: StoreKind) {
+    const REQUESTS: usize = 20;
+    assert!(
+        store.is_server_side(),
+        "only server-side sessions share a store"
+    );
+    let app = Harness::start(fw, store).await;
+    let mut sessions = Vec::new();
+    for owner in ["ann", "bob"] {
+        let agent = app.agent();
+        assert_eq!(
+            agent
+                .put("/kv/owner", &json!(owner).to_string())
+                .await
+                .status,
+            204
+        );
+        let cookie = agent.cookie().expect("a session cookie");
+        sessions.push((owner, agent, cookie));
+    }
+    // A body read from `owner`'s session: its keys and values are all `owner`'s.
+    let check = |owner: &str, body: &serde_json::Map<String, serde_json::Value>| {
+        for (key, value) in body {
+            let own = match key.as_str() {
+                "owner" => value == &json!(owner),
+                "user" => value == &json!({ "name": owner }),
+                "is_authenticated" => value == &json!(true),
+                key => key.strip_prefix(owner).is_some_and(|i| value == &json!(i)),
+            };
+            assert!(own, "{owner}'s session shows {key} = {value}: {body:?}");
+        }
+    };
+
+    let mut tasks = Vec::new();
+    for (owner, agent, cookie) in &sessions {
+        for i in 0..REQUESTS {
+            tasks.push((
+                *owner,
+                spawn_put(agent, cookie, format!("{owner}{i}"), json!(i.to_string())),
+            ));
+            let reader = agent.with_cookie(cookie);
+            tasks.push((*owner, tokio::spawn(async move { reader.get("/kv").await })));
+            if i == REQUESTS / 2 {
+                let cycler = agent.with_cookie(cookie);
+                let body = json!({ "name": owner }).to_string();
+                tasks.push((
+                    *owner,
+                    tokio::spawn(async move { cycler.post("/login", Some(&body)).await }),
+                ));
+            }
+        }
+    }
+    let mut new_cookies = Vec::new();
+    for (owner, task) in tasks {
+        let reply = task.await.expect("the request finished");
+        assert!(matches!(reply.status, 200 | 204), "{reply:?}");
+        if reply.status == 200 && reply.body.starts_with('{') {
+            let body = reply.json();
+            let body = body.as_object().expect("an object");
+            // The login's own answer is a status object; every other body is `GET /kv`.
+            if body.get("status") != Some(&json!("logged in")) {
+                check(owner, body);
+            } else {
+                let cookie = reply.session_cookie().expect("the login sends the new id");
+                new_cookies.push((owner, pair(cookie).to_owned()));
+            }
+        }
+    }
+    assert_eq!(new_cookies.len(), 2, "both logins answered");
+    for (owner, cookie) in new_cookies {
+        let all = kv(&sessions[0].1, &cookie).await;
+        check(owner, &all);
+        assert_eq!(all.get("owner"), Some(&json!(owner)), "{all:?}");
+    }
 }

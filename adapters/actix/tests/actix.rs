@@ -276,6 +276,9 @@ impl SessionStore for FailingApply {
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.0.touch(id, expires_at).await
     }
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.0.take(id).await
+    }
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
         self.0.delete(id).await
     }

@@ -42,7 +42,7 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(10 * 60);
 ///   fsynced: after a power loss, records written just before may be lost or truncated, and a
 ///   truncated file is treated as missing (the user gets a fresh session).
 /// - **Concurrent requests keep each other's keys.** Every change to a session (create, apply,
-///   touch, delete) runs under an exclusive lock for its digest: an in-process lock plus an
+///   touch, take, delete) runs under an exclusive lock for its digest: an in-process lock plus an
 ///   advisory file lock (`File::lock`) on one of 256 lock files in `<dir>/.locks/`, chosen by
 ///   the digest's first byte. Several processes (or several `FileStore`s) may therefore share
 ///   one directory on a local file system. Do not delete `.locks` while stores are running.
@@ -474,6 +474,16 @@ impl SessionStore for FileStore {
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.locked(*id, move |inner, id| {
             inner.update(id, |record| record.expires_at = expires_at)
+        })
+        .await
+    }
+
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        // Under the lock `apply` takes: an apply runs wholly before the read or after the unlink.
+        self.locked(*id, |inner, id| {
+            let record = inner.read_live(id)?;
+            inner.remove(id)?;
+            Ok(record)
         })
         .await
     }

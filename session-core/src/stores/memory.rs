@@ -159,6 +159,21 @@ impl SessionStore for MemoryStore {
         Ok(self.update(id, |record| record.expires_at = expires_at))
     }
 
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        // Under the entry's lock, like `update`: an apply runs wholly before or after this.
+        let mut taken = None;
+        self.cache.entry(*id).and_compute_with(|entry| match entry {
+            Some(entry) => {
+                if Self::live(entry.value()) {
+                    taken = Some(Record::clone(entry.value()));
+                }
+                Op::Remove
+            }
+            None => Op::Nop,
+        });
+        Ok(taken)
+    }
+
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
         self.cache.invalidate(id);
         Ok(())

@@ -33,6 +33,8 @@ const DUPLICATE_KEY: i32 = 11000;
 /// MongoDB's error codes for an index that exists with other options.
 const INDEX_OPTIONS_CONFLICT: i32 = 85;
 const INDEX_KEY_SPECS_CONFLICT: i32 = 86;
+/// How many times `take` re-reads a session that concurrent writes keep changing.
+const TAKE_ATTEMPTS: usize = 100;
 /// The deepest nesting of arrays and objects that `serde_json` parses (its recursion limit).
 const MAX_DEPTH: usize = 127;
 /// Server selection and connect timeout that [`MongoStore::connect`] sets when the connection
@@ -45,9 +47,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// *expired* document, a `replace_one` guarded by `expires_at <= now`); `apply` and `touch` are
 /// each one `update_one` guarded by `expires_at > now`, with `$set`/`$unset` on the named keys
 /// only, so concurrent requests writing different keys never overwrite each other and a deleted
-/// or expired session is never brought back. `load` is one `find_one` that also filters on `expires_at > now`, so
-/// the store never depends on MongoDB's TTL sweep (which runs about once a minute); the TTL
-/// index only reclaims space. `delete_expired` removes what the sweep has not yet removed.
+/// or expired session is never brought back. `take` is a `find_one` and a `find_one_and_delete`
+/// of exactly the document read (repeated if a write landed in between). `load` is one
+/// `find_one` that also filters on `expires_at > now`, so the store never depends on MongoDB's
+/// TTL sweep (which runs about once a minute); the TTL index only reclaims space.
+/// `delete_expired` removes what the sweep has not yet removed.
 ///
 /// Build it with [`connect`](Self::connect) (a connection string; creates the TTL index), or
 /// with [`new`](Self::new) over a collection of a client you already have, then call
@@ -226,6 +230,15 @@ impl MongoStore {
         })
     }
 
+    /// The record in `document`, or `None` (logged at `warn`) if the document is damaged.
+    fn decoded(&self, id: &IdDigest, document: &Document) -> Option<Record> {
+        decode_record(document)
+            .inspect_err(|problem| {
+                tracing::warn!(session = %id, problem, "the session's MongoDB document is damaged; the session is treated as missing");
+            })
+            .ok()
+    }
+
     /// `{_id: id, expires_at: {$gt: now}}`: the live document under `id`.
     fn live(id: &IdDigest) -> Document {
         doc! { "_id": id.to_hex(), EXPIRES: { "$gt": DateTime::now() } }
@@ -285,13 +298,7 @@ impl SessionStore for MongoStore {
             .find_one(Self::live(id))
             .await
             .map_err(|source| self.failure("load a session", source))?;
-        Ok(found.and_then(|document| match decode_record(&document) {
-            Ok(record) => Some(record),
-            Err(problem) => {
-                tracing::warn!(session = %id, problem, "the session's MongoDB document is damaged; the session is treated as missing");
-                None
-            }
-        }))
+        Ok(found.and_then(|document| self.decoded(id, &document)))
     }
 
     async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
@@ -329,6 +336,47 @@ impl SessionStore for MongoStore {
         let update = doc! { "$set": { EXPIRES: date(expires_at) } };
         self.update_live(id, update, "move a session's expiry")
             .await
+    }
+
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        // Read, then delete only if the document is still exactly what was read (a
+        // compare-and-delete), so a concurrent `apply` is either in what is returned or matches
+        // nothing afterwards. MongoDB's own `findAndModify` is atomic, but servers that speak its
+        // protocol may answer it with a find and a separate delete (SecantusDB does), which
+        // would hand back a document without a write that landed in between.
+        let by_id = doc! { "_id": id.to_hex() };
+        for _ in 0..TAKE_ATTEMPTS {
+            let Some(current) = self
+                .collection
+                .find_one(by_id.clone())
+                .await
+                .map_err(|source| self.failure("read a session to take it", source))?
+            else {
+                return Ok(None);
+            };
+            let mut unchanged = by_id.clone();
+            for field in [DATA, CREATED, EXPIRES] {
+                if let Some(value) = current.get(field) {
+                    unchanged.insert(field, value.clone());
+                }
+            }
+            let taken = self
+                .collection
+                .find_one_and_delete(unchanged)
+                .await
+                .map_err(|source| self.failure("take a session", source))?;
+            if let Some(document) = taken {
+                let now = OffsetDateTime::now_utc();
+                return Ok(self
+                    .decoded(id, &document)
+                    .filter(|record| !record.is_expired_at(now)));
+            }
+        }
+        Err(StoreError::backend(format!(
+            "MongoDB ({}): could not take a session: it changed {TAKE_ATTEMPTS} times between \
+             being read and being deleted; retry the request",
+            self.collection.namespace()
+        )))
     }
 
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {

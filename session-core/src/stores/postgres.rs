@@ -85,6 +85,7 @@ struct Statements {
     load: String,
     apply: String,
     touch: String,
+    take: String,
     delete: String,
     delete_expired: String,
 }
@@ -120,6 +121,9 @@ impl Statements {
                  WHERE id = $1 AND expires_at > $6"
             ),
             touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
+            take: format!(
+                "DELETE FROM {t} WHERE id = $1 RETURNING data::text, created_at, expires_at"
+            ),
             delete: format!("DELETE FROM {t} WHERE id = $1"),
             delete_expired: format!("DELETE FROM {t} WHERE expires_at <= $1"),
         }
@@ -409,6 +413,20 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(|e| self.error("touch", e))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        // The row lock makes it atomic with `apply`'s UPDATE: whichever comes second sees the
+        // other's result (the DELETE returns the updated row, or the UPDATE matches nothing).
+        let row = sqlx::query(&self.sql.take)
+            .bind(&id.as_bytes()[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error("take", e))?;
+        let now = OffsetDateTime::now_utc();
+        Ok(row
+            .and_then(|row| self.decode(id, &row))
+            .filter(|record| !record.is_expired_at(now)))
     }
 
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
