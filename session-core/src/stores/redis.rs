@@ -34,18 +34,22 @@ const EXPIRES: &str = "m:expires";
 const CHUNK: &str = "200";
 
 /// Inserts the record unless a live one exists. `KEYS[1]`: the hash. `ARGV`: now, created,
-/// expires (Unix seconds), then field/value pairs. Returns 1 if it inserted, else 0.
+/// expires (Unix seconds), then field/value pairs. Returns 1 if it inserted, else 0. A fresh id
+/// costs three commands: the check, one `HSET` with the first fields, and the TTL.
 static CREATE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
 local key = KEYS[1]
 local expires = tonumber(redis.call('HGET', key, '{EXPIRES}'))
-if expires and expires > tonumber(ARGV[1]) then
-  return 0
+if expires then
+  if expires > tonumber(ARGV[1]) then
+    return 0
+  end
+  redis.call('DEL', key)
 end
-redis.call('DEL', key)
-redis.call('HSET', key, '{CREATED}', ARGV[2], '{EXPIRES}', ARGV[3])
-for i = 4, #ARGV, {CHUNK} do
+redis.call('HSET', key, '{CREATED}', ARGV[2], '{EXPIRES}', ARGV[3],
+  unpack(ARGV, 4, math.min(4 + {CHUNK} - 1, #ARGV)))
+for i = 4 + {CHUNK}, #ARGV, {CHUNK} do
   redis.call('HSET', key, unpack(ARGV, i, math.min(i + {CHUNK} - 1, #ARGV)))
 end
 redis.call('EXPIREAT', key, ARGV[3])
@@ -57,6 +61,8 @@ return 1
 /// Merges changes into a live record; does nothing if there is none. `KEYS[1]`: the hash.
 /// `ARGV`: now, new expiry (Unix seconds), clear (`1` or `0`), the number `n` of fields to
 /// delete, those `n` fields, then field/value pairs to set. Returns 1 if it applied, else 0.
+/// The expiry field and the key's TTL are written only when the expiry moves (or the hash was
+/// cleared), so a plain write costs two commands: the check and one `HSET`.
 static APPLY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
@@ -65,7 +71,8 @@ local expires = tonumber(redis.call('HGET', key, '{EXPIRES}'))
 if not expires or expires <= tonumber(ARGV[1]) then
   return 0
 end
-if ARGV[3] == '1' then
+local cleared = ARGV[3] == '1'
+if cleared then
   local created = redis.call('HGET', key, '{CREATED}')
   redis.call('DEL', key)
   if created then
@@ -76,14 +83,31 @@ local last_removed = 4 + tonumber(ARGV[4])
 for i = 5, last_removed, {CHUNK} do
   redis.call('HDEL', key, unpack(ARGV, i, math.min(i + {CHUNK} - 1, last_removed)))
 end
-for i = last_removed + 1, #ARGV, {CHUNK} do
+local first = last_removed + 1
+if cleared or tonumber(ARGV[2]) ~= expires then
+  redis.call('HSET', key, '{EXPIRES}', ARGV[2],
+    unpack(ARGV, first, math.min(first + {CHUNK} - 1, #ARGV)))
+  redis.call('EXPIREAT', key, ARGV[2])
+  first = first + {CHUNK}
+end
+for i = first, #ARGV, {CHUNK} do
   redis.call('HSET', key, unpack(ARGV, i, math.min(i + {CHUNK} - 1, #ARGV)))
 end
-redis.call('HSET', key, '{EXPIRES}', ARGV[2])
-redis.call('EXPIREAT', key, ARGV[2])
 return 1
 "
     ))
+});
+
+/// Removes the hash and returns its fields, in one atomic step. `KEYS[1]`: the hash. Returns
+/// the fields as `HGETALL` does (empty if there was no hash); the caller checks the expiry.
+static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local fields = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+return fields
+",
+    )
 });
 
 /// A session store on Redis: a single node, or a Redis Cluster through the same type.
@@ -107,9 +131,9 @@ return 1
 ///
 /// # Round trips
 ///
-/// `create` (insert-if-absent), `apply` and `touch` are each one atomic Lua script, sent as
-/// `EVALSHA` (the script is loaded on `NOSCRIPT`, after which the call is repeated); `load` is
-/// one `HGETALL`; `delete` is one `DEL`. So a request that only reads its session costs one
+/// `create` (insert-if-absent), `apply`, `touch` and `take` (read and delete) are each one
+/// atomic Lua script, sent as `EVALSHA` (the script is loaded on `NOSCRIPT`, after which the
+/// call is repeated); `load` is one `HGETALL`; `delete` is one `DEL`. So a request that only reads its session costs one
 /// round trip, and one that writes costs two. `delete_expired` does nothing and returns 0:
 /// Redis expires the keys itself.
 ///
@@ -208,10 +232,25 @@ impl RedisStore {
         format!("{}{}", self.key_prefix, id.to_hex())
     }
 
-    /// Sends `request`. A refused connection means the command was never sent, and the refusal
-    /// may be stale (the reconnect after a restart has not happened yet), so that case is tried
-    /// once more.
+    /// Sends an idempotent `request`, trying once more if the connection was refused or found
+    /// dropped. A refusal means the command was never sent, and may be stale (the reconnect
+    /// after a restart has not happened yet). A connection dropped while idle (a server
+    /// `timeout`, a proxy, a restart) fails the next command at once, and the connection
+    /// manager reconnects only after that failure; if the drop came mid-command instead, the
+    /// command may have run, which is why only idempotent requests come here.
     async fn run<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        match request.send(&mut connection).await {
+            Err(error) if error.is_connection_refusal() || error.is_connection_dropped() => {
+                request.send(&mut connection).await
+            }
+            result => result,
+        }
+        .map_err(StoreError::backend)
+    }
+
+    /// Sends a request that must not run twice (`take`): tried again only after a refusal.
+    async fn run_once<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         match request.send(&mut connection).await {
             Err(error) if error.is_connection_refusal() => request.send(&mut connection).await,
@@ -473,6 +512,8 @@ impl SessionStore for RedisStore {
         for (name, value) in &record.data {
             invocation.arg(format!("{DATA}{name}")).arg(json(value));
         }
+        // Safe to retry: if a dropped first attempt did run, the retry finds the digest taken
+        // and the engine mints another id; the orphan record expires unseen.
         self.run(Request::Script(invocation)).await
     }
 
@@ -506,6 +547,17 @@ impl SessionStore for RedisStore {
 
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.apply(id, &Changes::expiry_only(expires_at)).await
+    }
+
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        let key = self.key(id);
+        let fields: HashMap<Vec<u8>, Vec<u8>> =
+            self.run_once(Request::Script(TAKE.key(&key))).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let now = OffsetDateTime::now_utc();
+        Ok(decode(id, fields).filter(|record| !record.is_expired_at(now)))
     }
 
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Executor as _, Row as _};
+use sqlx::{Connection as _, Executor as _, Row as _, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
 use crate::error::{BoxError, StoreError};
@@ -102,6 +103,7 @@ struct Statements {
     replace: String,
     write: String,
     touch: String,
+    take: String,
     delete: String,
     delete_expired: String,
 }
@@ -132,6 +134,7 @@ impl Statements {
             ),
             write: format!("UPDATE {t} SET data = ?1, expires_at = ?2 WHERE id = ?3"),
             touch: format!("UPDATE {t} SET expires_at = ?1 WHERE id = ?2 AND expires_at > ?3"),
+            take: format!("DELETE FROM {t} WHERE id = ?1 RETURNING data, created_at, expires_at"),
             delete: format!("DELETE FROM {t} WHERE id = ?1"),
             delete_expired: format!("DELETE FROM {t} WHERE expires_at <= ?1"),
         }
@@ -252,14 +255,17 @@ impl SqliteStore {
     /// Creates the table and its index on `expires_at` if they do not exist. Safe to run on
     /// every start, from several processes at once.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let fail = |e| self.error("migrate", e);
+        let mut connection = self.pool.acquire().await.map_err(fail)?;
         let result = async {
-            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
             tx.execute(self.sql.create_table.as_str()).await?;
             tx.execute(self.sql.create_index.as_str()).await?;
             tx.commit().await
         }
         .await;
-        result.map_err(|e| self.error("migrate", e))
+        discard_if_failed(&mut connection, &result);
+        result.map_err(fail)
     }
 
     /// The table this store uses.
@@ -296,9 +302,25 @@ impl SqliteStore {
 
     /// Merges `changes` into the live row: read, merge, write, under SQLite's write lock.
     async fn merge(&self, id: &IdDigest, changes: &Changes, now: i64) -> Result<bool, StoreError> {
-        let fail = |e| self.error("apply", e);
-        let mut tx = self
+        let mut connection = self
             .pool
+            .acquire()
+            .await
+            .map_err(|e| self.error("apply", e))?;
+        let result = self.merge_on(&mut connection, id, changes, now).await;
+        discard_if_failed(&mut connection, &result);
+        result
+    }
+
+    async fn merge_on(
+        &self,
+        connection: &mut SqliteConnection,
+        id: &IdDigest,
+        changes: &Changes,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let fail = |e| self.error("apply", e);
+        let mut tx = connection
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(fail)?;
@@ -322,6 +344,16 @@ impl SqliteStore {
             .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
         Ok(true)
+    }
+}
+
+/// Keeps a connection whose transaction failed out of the pool. When a commit fails (a full
+/// disk: `SQLITE_FULL`), SQLite rolls the transaction back by itself, sqlx's own rollback then
+/// fails, and sqlx would return the connection believing a transaction is still open: every
+/// later transaction on it would fail until it was recycled.
+fn discard_if_failed<T, E>(connection: &mut PoolConnection<Sqlite>, result: &Result<T, E>) {
+    if result.is_err() {
+        connection.close_on_drop();
     }
 }
 
@@ -411,6 +443,19 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(|e| self.error("touch", e))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        // One statement, so SQLite's write lock makes it atomic with `merge`'s transaction.
+        let row = sqlx::query(&self.sql.take)
+            .bind(&id.as_bytes()[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error("take", e))?;
+        let now = OffsetDateTime::now_utc();
+        Ok(row
+            .and_then(|row| self.decode(id, &row))
+            .filter(|record| !record.is_expired_at(now)))
     }
 
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
