@@ -11,6 +11,9 @@
 pub mod faults;
 pub mod harness;
 pub mod logs;
+pub mod mounts;
+pub mod panics;
+pub mod proxy;
 pub mod routes;
 pub mod servers;
 pub mod stores;
@@ -50,7 +53,13 @@ macro_rules! http_suite {
     };
     ($framework:expr, $store:expr, server_side) => {
         $crate::http_suite!($framework, $store);
-        $crate::http_suite!(@cases ($framework, $store); fifty_concurrent_writers_lose_no_key);
+        $crate::http_suite!(@cases ($framework, $store);
+            fifty_concurrent_writers_lose_no_key
+            writers_racing_a_cycle_lose_no_key
+            same_key_written_concurrently_ends_with_one_of_the_values
+            writers_racing_a_destroy_resurrect_nothing
+            concurrent_sessions_never_see_each_other
+        );
     };
     (@cases $args:tt; $($case:ident)*) => {
         $(
