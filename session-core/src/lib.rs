@@ -97,7 +97,7 @@
 //!
 //! ## Writing a store
 //!
-//! Implement [`SessionStore`]: six async methods over [`IdDigest`], [`Record`] and [`Changes`],
+//! Implement [`SessionStore`]: seven async methods over [`IdDigest`], [`Record`] and [`Changes`],
 //! with the rules its documentation lists, then run the shared contract suite against it. A
 //! minimal (single-lock) example:
 //!
@@ -146,6 +146,10 @@
 //!     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
 //!         Ok(self.with_live(id, |record| record.expires_at = expires_at))
 //!     }
+//!     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+//!         let removed = self.0.lock().unwrap().remove(id);
+//!         Ok(removed.filter(|record| !record.is_expired_at(OffsetDateTime::now_utc())))
+//!     }
 //!     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
 //!         self.0.lock().unwrap().remove(id);
 //!         Ok(())
@@ -178,11 +182,16 @@ mod id;
 mod keys;
 mod manager;
 mod record;
+pub mod response;
 mod session;
 mod store;
 mod stores;
 mod typed;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzzing.rs"]
+pub mod __fuzzing;
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;

@@ -165,6 +165,13 @@ impl Session {
         !self.inner.finished.swap(true, Ordering::AcqRel)
     }
 
+    /// Whether the handler used the session (read, wrote, cycled or destroyed it), so that the
+    /// response depends on the request's cookie. The adapters then add `Vary: Cookie`, so a
+    /// shared cache never serves one user's page to another.
+    pub fn is_accessed(&self) -> bool {
+        self.inner.state.get().is_some()
+    }
+
     /// The state if something already loaded it; `None` for an untouched session.
     pub(crate) fn loaded_state(&self) -> Option<MutexGuard<'_, State>> {
         let cell = self.inner.state.get()?;
@@ -277,6 +284,11 @@ impl Session {
 
     /// Gives the session a new id at the end of the request, keeping its data; the old id stops
     /// working. Call it when privileges change, above all on login, to prevent session fixation.
+    ///
+    /// With a server-side store, requests that loaded the session before the cycle and finish
+    /// within a minute of it have their changes applied to the new id, and send no cookie (the
+    /// cycling response carries the new one), so no write racing a login is lost. A request
+    /// that arrives later with the old cookie gets a fresh, empty session.
     pub async fn cycle_id(&self) -> Result<()> {
         self.state_mut().await?.cycle = true;
         Ok(())

@@ -169,6 +169,10 @@ pub struct Reply {
     pub set_cookies: Vec<String>,
     /// The `Content-Type`, if any.
     pub content_type: Option<String>,
+    /// Every `Vary` header value.
+    pub vary: Vec<String>,
+    /// The `Cache-Control` header values, joined with `, `; `None` without any.
+    pub cache_control: Option<String>,
     /// The body as text.
     pub body: String,
 }
@@ -185,11 +189,22 @@ impl Reply {
         let content_type = headers
             .get("content-type")
             .map(|value| value.to_str().unwrap_or_default().to_owned());
+        let all = |name: &str| -> Vec<String> {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|value| value.to_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        let vary = all("vary");
+        let cache_control = Some(all("cache-control").join(", ")).filter(|v| !v.is_empty());
         let body = response.text().await.expect("a readable body");
         Self {
             status,
             set_cookies,
             content_type,
+            vary,
+            cache_control,
             body,
         }
     }

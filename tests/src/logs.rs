@@ -24,9 +24,15 @@ impl io::Write for Capture {
 
 /// Installs the capturing subscriber for the whole test process (once).
 pub fn capture() {
+    capture_with("warn,session_core=info");
+}
+
+/// Installs the capturing subscriber with an `EnvFilter` directive, e.g. to capture everything
+/// our crates log at `trace`. The first call in a process wins.
+pub fn capture_with(filter: &str) {
     INSTALLED.get_or_init(|| {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("warn,session_core=info")
+            .with_env_filter(filter)
             .with_ansi(false)
             .with_writer(|| Capture)
             .try_init();
@@ -38,4 +44,10 @@ pub fn capture() {
 pub fn contain(needle: &str) -> bool {
     let logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
     String::from_utf8_lossy(&logs).contains(needle)
+}
+
+/// Everything captured so far.
+pub fn text() -> String {
+    let logs = LOGS.lock().unwrap_or_else(|e| e.into_inner());
+    String::from_utf8_lossy(&logs).into_owned()
 }

@@ -121,11 +121,10 @@ where
                 Ok(mut res) => {
                     let status = res.status().as_u16();
                     match set_cookie(manager.finish(&session, status).await) {
-                        Ok(Some(value)) => {
-                            res.headers_mut().append(header::SET_COOKIE, value);
+                        Ok(cookie) => {
+                            cache_headers(res.headers_mut(), &session, cookie);
                             Ok(res.map_into_left_body())
                         }
-                        Ok(None) => Ok(res.map_into_left_body()),
                         Err(()) => Ok(res.into_response(opaque_response()).map_into_right_body()),
                     }
                 }
@@ -134,8 +133,13 @@ where
                 Err(error) => {
                     let status = error.as_response_error().status_code().as_u16();
                     match set_cookie(manager.finish(&session, status).await) {
-                        Ok(Some(value)) => Err(WithSetCookie { error, value }.into()),
-                        Ok(None) => Err(error),
+                        Ok(None) if !session.is_accessed() => Err(error),
+                        Ok(cookie) => Err(WithSetCookie {
+                            error,
+                            cookie,
+                            session,
+                        }
+                        .into()),
                         Err(()) => Err(SaveFailed.into()),
                     }
                 }
@@ -166,11 +170,41 @@ fn set_cookie(
     }
 }
 
+/// Appends the session's `Set-Cookie` (if any) and the cache headers of
+/// [`session_core::response`]: `Vary: Cookie` when the session was used, and a `Cache-Control`
+/// that keeps the cookie out of shared caches when one is set and the handler set none.
+fn cache_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    session: &session_core::Session,
+    cookie: Option<HeaderValue>,
+) {
+    if let Some(value) = cookie {
+        headers.append(header::SET_COOKIE, value);
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(session_core::response::CACHE_CONTROL),
+            );
+        }
+    }
+    if session.is_accessed()
+        && !session_core::response::varies_on_cookie(
+            headers.get_all(header::VARY).map(HeaderValue::as_bytes),
+        )
+    {
+        headers.append(
+            header::VARY,
+            HeaderValue::from_static(session_core::response::VARY),
+        );
+    }
+}
+
 /// An error from the wrapped services, rendered as it would be, plus the session's
-/// `Set-Cookie` header.
+/// `Set-Cookie` and cache headers.
 struct WithSetCookie {
     error: Error,
-    value: HeaderValue,
+    cookie: Option<HeaderValue>,
+    session: session_core::Session,
 }
 
 impl fmt::Debug for WithSetCookie {
@@ -193,8 +227,7 @@ impl ResponseError for WithSetCookie {
 
     fn error_response(&self) -> HttpResponse {
         let mut res = self.error.error_response();
-        res.headers_mut()
-            .append(header::SET_COOKIE, self.value.clone());
+        cache_headers(res.headers_mut(), &self.session, self.cookie.clone());
         res
     }
 }

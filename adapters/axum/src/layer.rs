@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
 use http::{HeaderValue, Request};
 use session_core::SessionManager;
 use tower_layer::Layer;
@@ -119,7 +119,14 @@ where
                 Ok(None) => {}
                 Ok(Some(set_cookie)) => match HeaderValue::try_from(set_cookie.into_string()) {
                     Ok(value) => {
-                        response.headers_mut().append(SET_COOKIE, value);
+                        let headers = response.headers_mut();
+                        headers.append(SET_COOKIE, value);
+                        if !headers.contains_key(CACHE_CONTROL) {
+                            headers.insert(
+                                CACHE_CONTROL,
+                                HeaderValue::from_static(session_core::response::CACHE_CONTROL),
+                            );
+                        }
                     }
                     Err(error) => {
                         tracing::error!(%error, "the session cookie is not a valid header value");
@@ -132,6 +139,13 @@ where
                         "could not save the session; answering 500"
                     );
                     return Ok(opaque_500().into_response());
+                }
+            }
+            if session.is_accessed() {
+                let headers = response.headers_mut();
+                let vary = headers.get_all(VARY).iter().map(HeaderValue::as_bytes);
+                if !session_core::response::varies_on_cookie(vary) {
+                    headers.append(VARY, HeaderValue::from_static(session_core::response::VARY));
                 }
             }
             Ok(response)

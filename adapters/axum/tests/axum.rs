@@ -1,10 +1,11 @@
 //! The adapter in-process, through `tower::ServiceExt::oneshot`: what the cross-framework HTTP
 //! suite (`tests/`) does not cover, namely a handler's `SessionError`, a handler's own
-//! `Set-Cookie`, and the derive used through this crate's re-export alone.
+//! `Set-Cookie`, `Cache-Control` and `Vary` (kept as the handler set them), and the derive used
+//! through this crate's re-export alone.
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, SET_COOKIE, VARY};
 use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -46,6 +47,17 @@ fn app() -> Router {
                 session.set("n", "not a number").await?;
                 let n: Option<u64> = session.get("n").await?;
                 Ok::<_, SessionError>(format!("{n:?}"))
+            }),
+        )
+        .route(
+            "/private",
+            get(|session: Session| async move {
+                session.set("seen", &true).await?;
+                let headers = [
+                    (CACHE_CONTROL, "private, no-store"),
+                    (VARY, "Accept, cookie"),
+                ];
+                Ok::<_, SessionError>((headers, "ok").into_response())
             }),
         )
         .route(
@@ -117,4 +129,24 @@ async fn the_typed_extractor_works_through_the_re_export() {
     let (_, cookies, _) = call(&app, "/login", Some(&first)).await;
     let second = cookies[0].split(';').next().expect("a pair").to_owned();
     assert_ne!(first, second, "renew_on_change gives a new id");
+}
+
+#[tokio::test]
+async fn the_handlers_own_cache_control_and_vary_are_kept() {
+    let response = app()
+        .oneshot(Request::get("/private").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().contains_key(SET_COOKIE));
+    let all = |name| {
+        response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(all(CACHE_CONTROL), ["private, no-store"]);
+    assert_eq!(all(VARY), ["Accept, cookie"], "Cookie is not listed twice");
 }

@@ -110,7 +110,10 @@ impl Fairing for SessionFairing {
         match self.manager.finish(session, response.status().code).await {
             Ok(None) => {}
             Ok(Some(set_cookie)) => {
-                response.adjoin_raw_header("Set-Cookie", set_cookie.into_string())
+                response.adjoin_raw_header("Set-Cookie", set_cookie.into_string());
+                if !response.headers().contains("Cache-Control") {
+                    response.set_raw_header("Cache-Control", session_core::response::CACHE_CONTROL);
+                }
             }
             Err(error) => {
                 tracing::error!(
@@ -118,7 +121,15 @@ impl Fairing for SessionFairing {
                     "could not save the session; answering 500"
                 );
                 *response = opaque_500();
+                return;
             }
+        }
+        if session.is_accessed()
+            && !session_core::response::varies_on_cookie(
+                response.headers().get("Vary").map(str::as_bytes),
+            )
+        {
+            response.adjoin_raw_header("Vary", session_core::response::VARY);
         }
     }
 }
