@@ -1,10 +1,17 @@
 //! The cookie codec: finds our cookie in `Cookie` headers, signs and verifies session ids,
-//! encrypts and decrypts cookie-store records, and renders `Set-Cookie` values. All
-//! cryptography is the `cookie` crate's signed (HMAC-SHA256) and private (AES-256-GCM) jars.
+//! encrypts and decrypts cookie-store records, and renders `Set-Cookie` values. Encryption is
+//! the `cookie` crate's private jar (AES-256-GCM). Signed ids use the `cookie` crate's signed-jar
+//! format (base64 of an HMAC-SHA256 of the value, then the value) with its signing key, computed
+//! here directly so that the keyed HMAC state is prepared once rather than on every request.
 
 use std::fmt;
+use std::sync::Arc;
 
 use ::cookie::{Cookie, CookieJar};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use time::Duration;
 
 use crate::config::{SameSite, SessionConfig};
@@ -16,6 +23,10 @@ const MAX_VALUE_LEN: usize = 8192;
 /// At most this many cookies with our name are tried per request, bounding the work a hostile
 /// header can cause.
 const MAX_CANDIDATES: usize = 4;
+/// Length of the base64 (padded) HMAC-SHA256 tag in front of a signed value.
+const TAG_B64_LEN: usize = 44;
+/// Length of the raw HMAC-SHA256 tag.
+const TAG_LEN: usize = 32;
 /// The largest `Set-Cookie` value browsers are required to keep (RFC 6265, section 6.1).
 #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
 pub(crate) const MAX_COOKIE_LEN: usize = 4096;
@@ -61,6 +72,8 @@ impl fmt::Debug for SetCookie {
 pub(crate) struct CookieCodec {
     name: String,
     keys: KeyRing,
+    /// One keyed HMAC per key of the ring, current first.
+    signers: Signers,
     path: String,
     domain: Option<String>,
     secure: bool,
@@ -70,11 +83,30 @@ pub(crate) struct CookieCodec {
     attributes_len: usize,
 }
 
+/// The keyed HMAC-SHA256 states of a key ring. They hold key material, so `Debug` shows only
+/// how many there are.
+#[derive(Clone)]
+struct Signers(Arc<[Hmac<Sha256>]>);
+
+impl fmt::Debug for Signers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signers({})", self.0.len())
+    }
+}
+
 impl CookieCodec {
     pub(crate) fn new(config: &SessionConfig, keys: KeyRing) -> Self {
+        let signers = Signers(
+            keys.all()
+                .map(|(_, key)| Hmac::<Sha256>::new_from_slice(key.signing()))
+                // HMAC takes a key of any length, so this never fails.
+                .filter_map(std::result::Result::ok)
+                .collect(),
+        );
         let mut codec = Self {
             name: config.cookie_name(),
             keys,
+            signers,
             path: config.path.clone(),
             domain: config.domain.clone(),
             secure: config.secure,
@@ -96,14 +128,19 @@ impl CookieCodec {
         let name = self.name.as_bytes();
         let mut found = Vec::new();
         for header in headers {
-            for pair in header.split(|&b| b == b';') {
-                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+            // memchr finds the separators; only pairs that start with our name are looked at
+            // further, so long values of other cookies are scanned once, for `;` only.
+            let mut start = 0;
+            for end in memchr::memchr_iter(b';', header).chain([header.len()]) {
+                let pair = header[start..end].trim_ascii_start();
+                start = end + 1;
+                let Some(rest) = pair.strip_prefix(name) else {
                     continue;
                 };
-                if pair[..eq].trim_ascii() != name {
+                let Some(value) = rest.trim_ascii_start().strip_prefix(b"=") else {
                     continue;
-                }
-                let mut value = pair[eq + 1..].trim_ascii();
+                };
+                let mut value = value.trim_ascii();
                 if let [b'"', inner @ .., b'"'] = value {
                     value = inner;
                 }
@@ -124,20 +161,34 @@ impl CookieCodec {
     /// Verifies a signed id cookie value. Returns the id and whether it was signed by an older
     /// key (so the cookie should be re-issued under the current one).
     pub(crate) fn verify_id(&self, value: &str) -> Option<(SessionId, bool)> {
-        let jar = CookieJar::new();
-        self.keys.all().find_map(|(index, key)| {
-            let cookie = Cookie::new(self.name.clone(), value.to_owned());
-            let verified = jar.signed(key).verify(cookie)?;
-            Some((SessionId::decode(verified.value())?, index > 0))
-        })
+        if !value.is_char_boundary(TAG_B64_LEN) {
+            return None;
+        }
+        let (tag_b64, id) = value.split_at(TAG_B64_LEN);
+        // Room for the decoder's worst-case estimate (33 bytes for 44 characters).
+        let mut tag = [0u8; TAG_LEN + 1];
+        if STANDARD.decode_slice(tag_b64, &mut tag) != Ok(TAG_LEN) {
+            return None;
+        }
+        let index = self.signers.0.iter().position(|signer| {
+            let mut mac = signer.clone();
+            mac.update(id.as_bytes());
+            mac.verify_slice(&tag[..TAG_LEN]).is_ok()
+        })?;
+        Some((SessionId::decode(id)?, index > 0))
     }
 
     /// The signed cookie value for `id`, under the current key.
     pub(crate) fn sign_id(&self, id: &SessionId) -> String {
-        let mut jar = CookieJar::new();
-        jar.signed_mut(self.keys.current())
-            .add(Cookie::new(self.name.clone(), id.encode()));
-        self.take_value(jar)
+        let id = id.encode();
+        let mut value = String::with_capacity(TAG_B64_LEN + id.len());
+        if let Some(signer) = self.signers.0.first() {
+            let mut mac = signer.clone();
+            mac.update(id.as_bytes());
+            STANDARD.encode_string(mac.finalize().into_bytes(), &mut value);
+        }
+        value.push_str(&id);
+        value
     }
 
     /// Decrypts a cookie-store value. Returns the plaintext and whether an older key was used.
@@ -268,6 +319,26 @@ mod tests {
         assert_eq!(c.verify_id(&signed[..40]), None);
         assert_eq!(c.verify_id(&id.encode()), None, "an unsigned id is refused");
         assert_eq!(c.verify_id("é".repeat(30).as_str()), None);
+    }
+
+    #[test]
+    fn signed_ids_are_the_cookie_crates_signed_jar_format() {
+        // Cookies issued before the codec computed the HMAC itself must still verify, and the
+        // other way round.
+        let keys = KeyRing::generate();
+        let c = CookieCodec::new(&SessionConfig::default(), keys.clone());
+        let id = SessionId::generate().unwrap();
+        let mut jar = CookieJar::new();
+        jar.signed_mut(keys.current())
+            .add(Cookie::new("session", id.encode()));
+        let by_jar = jar.get("session").unwrap().value().to_owned();
+        assert_eq!(c.sign_id(&id), by_jar);
+        assert_eq!(c.verify_id(&by_jar), Some((id.clone(), false)));
+        let verified = CookieJar::new()
+            .signed(keys.current())
+            .verify(Cookie::new("session", c.sign_id(&id)))
+            .unwrap();
+        assert_eq!(verified.value(), id.encode());
     }
 
     #[test]
