@@ -1,88 +1,50 @@
 //! # session-bench
 //!
 //! Three tiny apps for load tests, `bench-axum`, `bench-actix` and `bench-rocket`, serving the
-//! same routes on one worker thread:
+//! same routes on one worker thread, with our session layer, without any, or with the session
+//! library each framework's users would otherwise reach for:
 //!
-//! | route | with sessions | without (`BENCH_SESSION=none`) |
+//! | route | with a session layer | without (`BENCH_SESSION=none`) |
 //! |---|---|---|
 //! | `GET /plain` | `ok`; the session is never touched | `ok` |
 //! | `GET /read` | the integer under `n` (0 when absent) | `0` |
 //! | `GET /write` | reads `n`, stores `n + 1`, answers it | `1` |
 //!
-//! Environment: `PORT` (default 8000), `SESSION_STORE` (`memory` by default here; also `cookie`
-//! and `redis://…`, as in the example app), `BENCH_SESSION` (`ours`, the default, or `none`
-//! for the same app without any session layer). `bench/load` drives them with `wrk`.
+//! Environment:
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `PORT` | where to listen on 127.0.0.1 (default 8000) |
+//! | `SESSION_STORE` | `memory` (the default here), `cookie` or `redis://…`, parsed as the example app does |
+//! | `SESSION_SECURE` | whether session cookies are `Secure` (default `false`: plain HTTP) |
+//! | `BENCH_SESSION` | `ours` (the default), `none`, `tower` (axum only) or `actix-session` (actix only) |
+//!
+//! The peers, configured like ours (`HttpOnly`, `SameSite=Lax`, a persistent cookie that lapses
+//! after one day without use) and with their stores set up as their documentation shows:
+//!
+//! | `BENCH_SESSION` | app | `memory` | `cookie` | `redis://…` |
+//! |---|---|---|---|---|
+//! | `tower` | `bench-axum` | tower-sessions 0.14 `MemoryStore` | tower-sessions-cookie-store 0.5, private cookies | tower-sessions-redis-store 0.16 (fred, a pool of 6) |
+//! | `actix-session` | `bench-actix` | none | actix-session 0.11 `CookieSessionStore`, private cookies | actix-session 0.11 `RedisSessionStore` (redis crate) |
+//!
+//! Rocket has no peer. A peer asked for a store it does not have prints one line starting with
+//! `error: no peer:` and exits with [`NO_PEER_EXIT`]; any other start-up error exits with 1.
+//! `bench/load` drives the apps with `wrk` and writes `BENCHMARKS.md`.
 
-use std::process::ExitCode;
+mod actix_peer;
+mod ours;
+mod settings;
+mod tower_peer;
 
-use session_core::{Result, Session, SessionManager};
-use session_examples::Settings;
+pub use crate::ours::{KEY, read, write};
+pub use crate::settings::{Bench, Layer, Mode, NO_PEER_EXIT, PEER_KEY, StartError, fail};
 
-/// The session key `/read` and `/write` use.
-pub const KEY: &str = "n";
-
-/// Whether the app has a session layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Ours.
-    Ours,
-    /// None at all: the baseline.
-    None,
+/// The actix-session peer: its store, middleware and handlers.
+pub mod actix_session_peer {
+    pub use crate::actix_peer::{PeerStore, cookie_store, middleware, read, write};
 }
 
-/// The app's settings.
-pub struct Bench {
-    /// Where to listen, on 127.0.0.1.
-    pub port: u16,
-    /// The session engine, unless the mode is [`Mode::None`].
-    pub manager: Option<SessionManager>,
-}
-
-impl Bench {
-    /// Reads `PORT`, `SESSION_STORE` and `BENCH_SESSION`, and opens the store; `Err` is a
-    /// one-line message naming the variable.
-    pub async fn from_env() -> std::result::Result<Self, String> {
-        let mode = match std::env::var("BENCH_SESSION").as_deref() {
-            Err(_) | Ok("ours") => Mode::Ours,
-            Ok("none") => Mode::None,
-            Ok(other) => return Err(format!("BENCH_SESSION: `{other}` is not ours or none")),
-        };
-        let settings = Settings::from_vars(|name| match name {
-            "SESSION_STORE" => Some(std::env::var(name).unwrap_or_else(|_| "memory".to_owned())),
-            "SESSION_SECRET" => Some("bench-secret-bench-secret-bench-secret!".to_owned()),
-            _ => std::env::var(name).ok(),
-        })
-        .map_err(|error| error.to_string())?;
-        let manager = match mode {
-            Mode::None => None,
-            Mode::Ours => Some(
-                settings
-                    .manager()
-                    .await
-                    .map_err(|error| error.to_string())?,
-            ),
-        };
-        Ok(Self {
-            port: settings.port,
-            manager,
-        })
-    }
-}
-
-/// `/read` with a session: `n`, or 0.
-pub async fn read(session: &Session) -> Result<u64> {
-    Ok(session.get::<u64>(KEY).await?.unwrap_or(0))
-}
-
-/// `/write` with a session: stores and returns `n + 1`.
-pub async fn write(session: &Session) -> Result<u64> {
-    let n = read(session).await? + 1;
-    session.set(KEY, &n).await?;
-    Ok(n)
-}
-
-/// Prints a start-up error and returns the failure exit code.
-pub fn fail(error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("error: {error}");
-    ExitCode::FAILURE
+/// The tower-sessions peer: the whole axum app.
+pub mod tower_sessions_peer {
+    pub use crate::tower_peer::router;
 }

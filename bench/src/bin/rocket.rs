@@ -1,10 +1,11 @@
-//! The load-test app on Rocket, on a Tokio runtime with one worker thread. See the crate docs.
+//! The load-test app on Rocket, on a Tokio runtime with one worker thread: ours or none (Rocket
+//! has no peer). See the crate docs.
 
 use std::process::ExitCode;
 
 use rocket::config::{Config, LogLevel};
 use rocket::{get, routes};
-use session_bench::{Bench, fail};
+use session_bench::{Bench, Layer, fail};
 use session_rocket::{Session, SessionError, SessionFairing};
 
 #[get("/plain")]
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         let bench = match Bench::from_env().await {
             Ok(bench) => bench,
-            Err(error) => return fail(&error),
+            Err(error) => return error.exit(),
         };
         let config = Config {
             address: std::net::Ipv4Addr::LOCALHOST.into(),
@@ -54,11 +55,12 @@ fn main() -> ExitCode {
             ..Config::release_default()
         };
         let rocket = rocket::custom(config);
-        let rocket = match bench.manager {
-            Some(manager) => rocket
+        let rocket = match bench.layer {
+            Layer::Ours(manager) => rocket
                 .attach(SessionFairing::new(manager))
                 .mount("/", routes![plain, read, write]),
-            None => rocket.mount("/", routes![plain, read_none, write_none]),
+            Layer::None => rocket.mount("/", routes![plain, read_none, write_none]),
+            other => return other.mode().not_on("bench-rocket", "ours or none").exit(),
         };
         match rocket.launch().await {
             Ok(_) => ExitCode::SUCCESS,
