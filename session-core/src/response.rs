@@ -7,12 +7,23 @@
 //! - A response that carries the session's `Set-Cookie` gets [`CACHE_CONTROL`] when the handler
 //!   set no `Cache-Control` of its own.
 //!
-//! ```
-//! use session_core::response;
+//! The adapters ask [`cache_headers`] what to add, so the rule lives here once:
 //!
+//! ```
+//! use session_core::response::{self, CacheHeaders};
+//! use session_core::{KeyRing, MemoryStore, SessionConfig, SessionManager};
+//!
+//! # fn main() -> Result<(), session_core::ConfigError> {
+//! let manager = SessionManager::new(MemoryStore::new(), KeyRing::generate(), SessionConfig::default())?;
+//! let untouched = manager.session(std::iter::empty::<&[u8]>());
+//! assert_eq!(response::cache_headers(&untouched, false, false, []), CacheHeaders::default());
 //! assert!(response::varies_on_cookie([b"Accept-Encoding, cookie".as_slice()]));
 //! assert!(!response::varies_on_cookie([b"Accept-Encoding".as_slice()]));
+//! # Ok(())
+//! # }
 //! ```
+
+use crate::Session;
 
 /// The `Vary` value for a response that used the session.
 pub const VARY: &str = "Cookie";
@@ -29,4 +40,28 @@ pub fn varies_on_cookie<'a>(vary: impl IntoIterator<Item = &'a [u8]>) -> bool {
             name == b"*" || name.eq_ignore_ascii_case(b"cookie")
         })
     })
+}
+
+/// The cache headers one response must gain, as decided by [`cache_headers`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheHeaders {
+    /// A `Vary` value to append ([`VARY`]), if any.
+    pub vary: Option<&'static str>,
+    /// A `Cache-Control` value to insert ([`CACHE_CONTROL`]), if any.
+    pub cache_control: Option<&'static str>,
+}
+
+/// What a response must gain besides the session's `Set-Cookie`: `sets_cookie` says whether it
+/// carries one, `has_cache_control` whether the handler set its own `Cache-Control`, and `vary`
+/// holds the response's `Vary` values.
+pub fn cache_headers<'a>(
+    session: &Session,
+    sets_cookie: bool,
+    has_cache_control: bool,
+    vary: impl IntoIterator<Item = &'a [u8]>,
+) -> CacheHeaders {
+    CacheHeaders {
+        vary: (session.is_accessed() && !varies_on_cookie(vary)).then_some(VARY),
+        cache_control: (sets_cookie && !has_cache_control).then_some(CACHE_CONTROL),
+    }
 }

@@ -170,32 +170,28 @@ fn set_cookie(
     }
 }
 
-/// Appends the session's `Set-Cookie` (if any) and the cache headers of
-/// [`session_core::response`]: `Vary: Cookie` when the session was used, and a `Cache-Control`
-/// that keeps the cookie out of shared caches when one is set and the handler set none.
+/// Appends the session's `Set-Cookie` (if any) and the cache headers
+/// [`session_core::response::cache_headers`] asks for.
 fn cache_headers(
     headers: &mut actix_web::http::header::HeaderMap,
     session: &session_core::Session,
     cookie: Option<HeaderValue>,
 ) {
+    let sets_cookie = cookie.is_some();
     if let Some(value) = cookie {
         headers.append(header::SET_COOKIE, value);
-        if !headers.contains_key(header::CACHE_CONTROL) {
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static(session_core::response::CACHE_CONTROL),
-            );
-        }
     }
-    if session.is_accessed()
-        && !session_core::response::varies_on_cookie(
-            headers.get_all(header::VARY).map(HeaderValue::as_bytes),
-        )
-    {
-        headers.append(
-            header::VARY,
-            HeaderValue::from_static(session_core::response::VARY),
-        );
+    let add = session_core::response::cache_headers(
+        session,
+        sets_cookie,
+        headers.contains_key(header::CACHE_CONTROL),
+        headers.get_all(header::VARY).map(HeaderValue::as_bytes),
+    );
+    if let Some(value) = add.cache_control {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    if let Some(value) = add.vary {
+        headers.append(header::VARY, HeaderValue::from_static(value));
     }
 }
 

@@ -115,18 +115,12 @@ where
         Box::pin(async move {
             let Ok(response) = inner.call(request).await;
             let mut response = response.map(Body::new);
-            match manager.finish(&session, response.status().as_u16()).await {
-                Ok(None) => {}
+            let sets_cookie = match manager.finish(&session, response.status().as_u16()).await {
+                Ok(None) => false,
                 Ok(Some(set_cookie)) => match HeaderValue::try_from(set_cookie.into_string()) {
                     Ok(value) => {
-                        let headers = response.headers_mut();
-                        headers.append(SET_COOKIE, value);
-                        if !headers.contains_key(CACHE_CONTROL) {
-                            headers.insert(
-                                CACHE_CONTROL,
-                                HeaderValue::from_static(session_core::response::CACHE_CONTROL),
-                            );
-                        }
+                        response.headers_mut().append(SET_COOKIE, value);
+                        true
                     }
                     Err(error) => {
                         tracing::error!(%error, "the session cookie is not a valid header value");
@@ -140,13 +134,19 @@ where
                     );
                     return Ok(opaque_500().into_response());
                 }
+            };
+            let headers = response.headers_mut();
+            let add = session_core::response::cache_headers(
+                &session,
+                sets_cookie,
+                headers.contains_key(CACHE_CONTROL),
+                headers.get_all(VARY).iter().map(HeaderValue::as_bytes),
+            );
+            if let Some(value) = add.cache_control {
+                headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
             }
-            if session.is_accessed() {
-                let headers = response.headers_mut();
-                let vary = headers.get_all(VARY).iter().map(HeaderValue::as_bytes);
-                if !session_core::response::varies_on_cookie(vary) {
-                    headers.append(VARY, HeaderValue::from_static(session_core::response::VARY));
-                }
+            if let Some(value) = add.vary {
+                headers.append(VARY, HeaderValue::from_static(value));
             }
             Ok(response)
         })

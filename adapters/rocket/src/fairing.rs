@@ -107,13 +107,11 @@ impl Fairing for SessionFairing {
         let Some(session) = Slot::of(request) else {
             return;
         };
-        match self.manager.finish(session, response.status().code).await {
-            Ok(None) => {}
+        let sets_cookie = match self.manager.finish(session, response.status().code).await {
+            Ok(None) => false,
             Ok(Some(set_cookie)) => {
                 response.adjoin_raw_header("Set-Cookie", set_cookie.into_string());
-                if !response.headers().contains("Cache-Control") {
-                    response.set_raw_header("Cache-Control", session_core::response::CACHE_CONTROL);
-                }
+                true
             }
             Err(error) => {
                 tracing::error!(
@@ -123,13 +121,18 @@ impl Fairing for SessionFairing {
                 *response = opaque_500();
                 return;
             }
+        };
+        let add = session_core::response::cache_headers(
+            session,
+            sets_cookie,
+            response.headers().contains("Cache-Control"),
+            response.headers().get("Vary").map(str::as_bytes),
+        );
+        if let Some(value) = add.cache_control {
+            response.set_raw_header("Cache-Control", value);
         }
-        if session.is_accessed()
-            && !session_core::response::varies_on_cookie(
-                response.headers().get("Vary").map(str::as_bytes),
-            )
-        {
-            response.adjoin_raw_header("Vary", session_core::response::VARY);
+        if let Some(value) = add.vary {
+            response.adjoin_raw_header("Vary", value);
         }
     }
 }

@@ -239,21 +239,27 @@ impl RedisStore {
     /// manager reconnects only after that failure; if the drop came mid-command instead, the
     /// command may have run, which is why only idempotent requests come here.
     async fn run<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, StoreError> {
-        let mut connection = self.connection.clone();
-        match request.send(&mut connection).await {
-            Err(error) if error.is_connection_refusal() || error.is_connection_dropped() => {
-                request.send(&mut connection).await
-            }
-            result => result,
-        }
-        .map_err(StoreError::backend)
+        self.send_retrying(request, true).await
     }
 
     /// Sends a request that must not run twice (`take`): tried again only after a refusal.
     async fn run_once<T: FromRedisValue>(&self, request: Request<'_>) -> Result<T, StoreError> {
+        self.send_retrying(request, false).await
+    }
+
+    async fn send_retrying<T: FromRedisValue>(
+        &self,
+        request: Request<'_>,
+        after_drop: bool,
+    ) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         match request.send(&mut connection).await {
-            Err(error) if error.is_connection_refusal() => request.send(&mut connection).await,
+            Err(error)
+                if error.is_connection_refusal()
+                    || (after_drop && error.is_connection_dropped()) =>
+            {
+                request.send(&mut connection).await
+            }
             result => result,
         }
         .map_err(StoreError::backend)
