@@ -87,7 +87,8 @@
 //!
 //! ## Security properties
 //!
-//! - Ids are 256 bits from the operating system's CSPRNG, minted only by the server through an
+//! - Ids are 256 bits from a CSPRNG (ChaCha12, per thread, seeded and reseeded from the
+//!   operating system like `rand`'s `ThreadRng`), minted only by the server through an
 //!   insert-if-absent create; an id the store does not know is never adopted.
 //! - Stores key records by the SHA-256 digest of the id ([`IdDigest`]): a store dump holds no
 //!   usable token.
