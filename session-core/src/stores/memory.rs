@@ -2,7 +2,8 @@
 //! own lock, so there is no global lock. A session is read and changed under its shard's lock,
 //! so concurrent requests writing different keys of one session all keep their writes.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -22,20 +23,18 @@ pub const DEFAULT_CAPACITY: u64 = 100_000;
 const MAX_SHARDS: u64 = 64;
 /// The fewest sessions a shard is sized for.
 const MIN_SHARD_CAPACITY: u64 = 16;
-/// How many sessions an eviction looks at to pick the one closest to expiring.
-const EVICTION_SAMPLE: usize = 16;
-/// After this many new sessions a shard drops all its expired ones, so expired sessions go
-/// away even while the store is not full.
-const SWEEP_EVERY: u32 = 1024;
+/// Stale entries a shard's expiry heap may hold beyond twice its sessions before it is rebuilt.
+const HEAP_SLACK: usize = 64;
 
 /// A bounded in-memory session store.
 ///
-/// Expired sessions are dropped when they are next looked up, and by a sweep of each shard after
-/// every 1024 new sessions in it (and by [`delete_expired`](SessionStore::delete_expired)). Once
-/// the store holds `capacity` sessions, a new one replaces the session closest to expiring among
-/// a small sample, which with idle expiry is close to the least recently used. Sessions do not
-/// survive a restart and are not shared between processes: use it for development, tests, and
-/// single-instance apps.
+/// Expired sessions are dropped when they are next looked up, and whenever a new session enters
+/// their shard: each shard keeps its sessions' expiries in a heap, soonest first, so finding
+/// the expired ones costs nothing while there are none (and
+/// [`delete_expired`](SessionStore::delete_expired) drops them all). Once the store holds
+/// `capacity` sessions, a new one replaces the session closest to expiring, which with idle
+/// expiry is the least recently used. Sessions do not survive a restart and are not shared
+/// between processes: use it for development, tests, and single-instance apps.
 ///
 /// ```
 /// use session_core::MemoryStore;
@@ -58,7 +57,10 @@ struct Inner {
 #[derive(Default)]
 struct Shard {
     sessions: HashMap<IdDigest, Record, BuildHasherDefault<DigestHasher>>,
-    created_since_sweep: u32,
+    /// The expiry of every session, soonest first, as (Unix time in nanoseconds, digest). An
+    /// entry whose session is gone or has moved its expiry since is stale: it is skipped when
+    /// it comes to the top, and all of them go when the heap is rebuilt.
+    expiries: BinaryHeap<Reverse<(i128, IdDigest)>>,
 }
 
 /// Hashes an [`IdDigest`] by folding its bytes. A digest is the SHA-256 of an id the server
@@ -133,40 +135,78 @@ impl MemoryStore {
     fn update(&self, id: &IdDigest, update: impl FnOnce(&mut Record)) -> bool {
         let now = OffsetDateTime::now_utc();
         let mut shard = self.shard(id);
-        match shard.sessions.get_mut(id) {
+        let moved = match shard.sessions.get_mut(id) {
             Some(record) if !record.is_expired_at(now) => {
+                let before = record.expires_at;
                 update(record);
-                true
+                (record.expires_at != before).then_some(record.expires_at)
             }
             Some(_) => {
                 shard.sessions.remove(id);
-                false
+                return false;
             }
-            None => false,
+            None => return false,
+        };
+        if let Some(expires_at) = moved {
+            shard.push_expiry(*id, expires_at);
         }
+        true
     }
 }
 
+/// An expiry as the heap orders it.
+fn heap_key(expires_at: OffsetDateTime) -> i128 {
+    expires_at.unix_timestamp_nanos()
+}
+
 impl Shard {
-    fn sweep(&mut self, now: OffsetDateTime) -> u64 {
-        let before = self.sessions.len();
-        self.sessions.retain(|_, record| !record.is_expired_at(now));
-        self.created_since_sweep = 0;
-        (before - self.sessions.len()) as u64
+    /// Adds a session (or replaces the one under `id`).
+    fn insert(&mut self, id: IdDigest, record: Record) {
+        self.push_expiry(id, record.expires_at);
+        self.sessions.insert(id, record);
     }
 
-    /// Makes room for one more session: drops the one closest to expiring among a sample (an
-    /// expired one, if the sample holds any).
-    fn evict_one(&mut self) {
-        let victim = self
-            .sessions
-            .iter()
-            .take(EVICTION_SAMPLE)
-            .min_by_key(|(_, record)| record.expires_at)
-            .map(|(id, _)| *id);
-        if let Some(id) = victim {
-            self.sessions.remove(&id);
+    fn push_expiry(&mut self, id: IdDigest, expires_at: OffsetDateTime) {
+        if self.expiries.len() >= 2 * self.sessions.len() + HEAP_SLACK {
+            // Mostly stale entries (sessions deleted, taken, or whose expiry moved): rebuild,
+            // which costs one entry per session and happens at most once per that many pushes.
+            self.expiries = self
+                .sessions
+                .iter()
+                .map(|(id, record)| Reverse((heap_key(record.expires_at), *id)))
+                .collect();
         }
+        self.expiries.push(Reverse((heap_key(expires_at), id)));
+    }
+
+    /// Removes the session with the soonest expiry, if that expiry is at or before `limit`
+    /// (any, for `None`); `false` if there is none. Stale heap entries on the way are dropped.
+    fn pop_soonest(&mut self, limit: Option<i128>) -> bool {
+        while let Some(&Reverse((at, id))) = self.expiries.peek() {
+            if limit.is_some_and(|limit| at > limit) {
+                return false;
+            }
+            self.expiries.pop();
+            let current = self
+                .sessions
+                .get(&id)
+                .is_some_and(|record| heap_key(record.expires_at) == at);
+            if current {
+                self.sessions.remove(&id);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Drops every session expired at `now`; returns how many.
+    fn sweep(&mut self, now: OffsetDateTime) -> u64 {
+        let now = heap_key(now);
+        let mut dropped = 0;
+        while self.pop_soonest(Some(now)) {
+            dropped += 1;
+        }
+        dropped
     }
 }
 
@@ -203,20 +243,16 @@ impl SessionStore for MemoryStore {
         let now = OffsetDateTime::now_utc();
         let capacity = self.inner.shard_capacity;
         let mut shard = self.shard(id);
-        match shard.sessions.get(id) {
-            Some(live) if !live.is_expired_at(now) => return Ok(false),
-            Some(_) => {}
-            None => {
-                shard.created_since_sweep += 1;
-                if shard.created_since_sweep >= SWEEP_EVERY {
-                    shard.sweep(now);
-                }
-                while shard.sessions.len() >= capacity {
-                    shard.evict_one();
-                }
-            }
+        if shard
+            .sessions
+            .get(id)
+            .is_some_and(|live| !live.is_expired_at(now))
+        {
+            return Ok(false);
         }
-        shard.sessions.insert(*id, record.clone());
+        shard.sweep(now);
+        while shard.sessions.len() >= capacity && shard.pop_soonest(None) {}
+        shard.insert(*id, record.clone());
         Ok(true)
     }
 
@@ -327,6 +363,16 @@ mod tests {
         assert!(store.load(&newest).await.unwrap().is_some());
     }
 
+    fn held(store: &MemoryStore) -> usize {
+        // Counted without `len`, which sweeps first.
+        store
+            .inner
+            .shards
+            .iter()
+            .map(|shard| lock(shard).sessions.len())
+            .sum()
+    }
+
     #[tokio::test]
     async fn expired_sessions_are_swept_without_being_looked_up() {
         let store = MemoryStore::with_capacity(100_000);
@@ -337,17 +383,17 @@ mod tests {
         for i in 0..200u32 {
             let mut bytes = [0u8; 32];
             bytes[..4].copy_from_slice(&i.to_le_bytes());
+            bytes[31] = (i % 256) as u8;
             store
                 .create(&IdDigest::from_bytes(bytes), &expired)
                 .await
                 .unwrap();
         }
-        // Enough new sessions in every shard to trigger each shard's sweep.
-        for i in 0..(SWEEP_EVERY as usize * MAX_SHARDS as usize) {
+        // One new session in every shard (the last byte picks the shard).
+        for i in 0..=255u8 {
             let mut bytes = [0u8; 32];
-            bytes[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            bytes[8] = 1;
-            bytes[31] = (i % 256) as u8;
+            bytes[0] = 1;
+            bytes[31] = i;
             store
                 .create(
                     &IdDigest::from_bytes(bytes),
@@ -356,13 +402,60 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let held: usize = store
-            .inner
-            .shards
-            .iter()
-            .map(|shard| lock(shard).sessions.len())
-            .sum();
-        assert_eq!(held, SWEEP_EVERY as usize * MAX_SHARDS as usize);
+        assert_eq!(held(&store), 256);
+    }
+
+    #[tokio::test]
+    async fn a_touched_session_outlives_untouched_ones_when_the_store_is_full() {
+        let store = MemoryStore::with_capacity(3);
+        let ids: Vec<_> = (1..=3u8).map(|i| IdDigest::from_bytes([i; 32])).collect();
+        for (minutes, id) in [10, 20, 30].into_iter().zip(&ids) {
+            let created = store
+                .create(id, &record(time::Duration::minutes(minutes)))
+                .await
+                .unwrap();
+            assert!(created);
+        }
+        // The soonest to expire is used again: its expiry moves past the others'.
+        let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
+        assert!(store.touch(&ids[0], later).await.unwrap());
+        let newest = IdDigest::from_bytes([9; 32]);
+        store
+            .create(&newest, &record(time::Duration::hours(1)))
+            .await
+            .unwrap();
+        assert!(
+            store.load(&ids[0]).await.unwrap().is_some(),
+            "touched, kept"
+        );
+        assert!(
+            store.load(&ids[1]).await.unwrap().is_none(),
+            "now the soonest, evicted"
+        );
+        assert!(store.load(&ids[2]).await.unwrap().is_some());
+        assert!(store.load(&newest).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn stale_expiries_do_not_pile_up() {
+        let store = MemoryStore::with_capacity(16);
+        let id = IdDigest::from_bytes([7; 32]);
+        store
+            .create(&id, &record(time::Duration::hours(1)))
+            .await
+            .unwrap();
+        let start = OffsetDateTime::now_utc();
+        for minute in 0..10_000 {
+            let moved = start + time::Duration::hours(1) + time::Duration::minutes(minute);
+            assert!(store.touch(&id, moved).await.unwrap());
+        }
+        let shard = store.shard(&id);
+        assert_eq!(shard.sessions.len(), 1);
+        assert!(
+            shard.expiries.len() <= 2 + HEAP_SLACK,
+            "{} heap entries for one session",
+            shard.expiries.len()
+        );
     }
 
     #[test]
