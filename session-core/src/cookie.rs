@@ -81,6 +81,9 @@ pub(crate) struct CookieCodec {
     same_site: SameSite,
     /// Length of the rendered attributes with the longest `Max-Age` we emit, for size checks.
     attributes_len: usize,
+    /// The attributes before `Max-Age` (`; HttpOnly; SameSite=Lax; …; Path=/`), as the `cookie`
+    /// crate renders them, computed once: a `Set-Cookie` is then a few appends.
+    attributes: String,
 }
 
 /// The keyed HMAC-SHA256 states of a key ring. They hold key material, so `Debug` shows only
@@ -91,6 +94,41 @@ struct Signers(Arc<[Hmac<Sha256>]>);
 impl fmt::Debug for Signers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Signers({})", self.0.len())
+    }
+}
+
+/// The values of the cookies named ours in a request, unverified, in header order: kept in one
+/// string, each value followed by `;` (which never occurs inside a value, since it separates the
+/// pairs of a `Cookie` header), so a request costs one allocation however many it sends.
+#[derive(Default)]
+pub(crate) struct Candidates {
+    joined: String,
+    count: usize,
+}
+
+impl Candidates {
+    fn push(&mut self, value: &str) {
+        // One allocation for the usual single value (`push_str` then `push` would take two).
+        self.joined.reserve(value.len() + 1);
+        self.joined.push_str(value);
+        self.joined.push(';');
+        self.count += 1;
+    }
+
+    /// How many values there are.
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))]
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the request sent no cookie named ours.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The values, in the order the request sent them.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        self.joined.split_terminator(';')
     }
 }
 
@@ -113,7 +151,10 @@ impl CookieCodec {
             http_only: config.http_only,
             same_site: config.same_site,
             attributes_len: 0,
+            attributes: String::new(),
         };
+        let template = codec.build(String::new()).to_string();
+        codec.attributes = template[codec.name.len() + 1..].to_owned();
         let probe = codec.render(String::new(), Some(Duration::seconds(9_999_999_999)));
         codec.attributes_len = probe.len() - codec.name.len() - 1;
         codec
@@ -121,12 +162,9 @@ impl CookieCodec {
 
     /// The values of every cookie named ours in the given `Cookie` header values, unverified.
     /// Malformed pairs, non-UTF-8 values and oversized values are skipped.
-    pub(crate) fn candidates<'a>(
-        &self,
-        headers: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Vec<String> {
+    pub(crate) fn candidates<'a>(&self, headers: impl IntoIterator<Item = &'a [u8]>) -> Candidates {
         let name = self.name.as_bytes();
-        let mut found = Vec::new();
+        let mut found = Candidates::default();
         for header in headers {
             // memchr finds the separators; only pairs that start with our name are looked at
             // further, so long values of other cookies are scanned once, for `;` only.
@@ -148,8 +186,8 @@ impl CookieCodec {
                     continue;
                 }
                 if let Ok(value) = std::str::from_utf8(value) {
-                    found.push(value.to_owned());
-                    if found.len() == MAX_CANDIDATES {
+                    found.push(value);
+                    if found.count == MAX_CANDIDATES {
                         return found;
                     }
                 }
@@ -260,12 +298,23 @@ impl CookieCodec {
         cookie
     }
 
+    /// `name=value` and the attributes, exactly as the `cookie` crate renders
+    /// [`build`](Self::build) plus `Max-Age` (which it puts after `Domain`; a test holds the two
+    /// equal).
     fn render(&self, value: String, max_age: Option<Duration>) -> String {
-        let mut cookie = self.build(value);
+        const MAX_AGE: &str = "; Max-Age=";
+        let mut out = String::with_capacity(
+            self.name.len() + 1 + value.len() + self.attributes.len() + MAX_AGE.len() + 20,
+        );
+        out.push_str(&self.name);
+        out.push('=');
+        out.push_str(&value);
+        out.push_str(&self.attributes);
         if let Some(max_age) = max_age {
-            cookie.set_max_age(max_age.max(Duration::ZERO));
+            out.push_str(MAX_AGE);
+            out.push_str(&max_age.max(Duration::ZERO).whole_seconds().to_string());
         }
-        cookie.to_string()
+        out
     }
 }
 
@@ -281,7 +330,9 @@ mod tests {
     fn finds_our_cookie_among_others_and_across_headers() {
         let c = codec(SessionConfig::default());
         let headers: [&[u8]; 2] = [b"a=1; session=abc ; b=2", b"x=\xff\xfe; session=\"def\""];
-        assert_eq!(c.candidates(headers), ["abc", "def"]);
+        let found = c.candidates(headers);
+        assert_eq!(found.iter().collect::<Vec<_>>(), ["abc", "def"]);
+        assert_eq!(found.len(), 2);
     }
 
     #[test]
@@ -295,14 +346,18 @@ mod tests {
             long.as_bytes(),
             b"sessionx=1; xsession=2",
         ];
-        assert!(c.candidates(headers).is_empty());
+        let found = c.candidates(headers);
+        assert!(found.is_empty());
+        assert_eq!(found.iter().count(), 0);
     }
 
     #[test]
     fn caps_the_number_of_candidates() {
         let c = codec(SessionConfig::default());
         let header = "session=x; ".repeat(100);
-        assert_eq!(c.candidates([header.as_bytes()]).len(), MAX_CANDIDATES);
+        let found = c.candidates([header.as_bytes()]);
+        assert_eq!(found.len(), MAX_CANDIDATES);
+        assert_eq!(found.iter().collect::<Vec<_>>(), ["x"; MAX_CANDIDATES]);
     }
 
     #[test]
@@ -375,6 +430,43 @@ mod tests {
         assert_eq!(b.decrypt(&sealed), None);
         assert_eq!(a.decrypt("not base64!"), None);
         assert_eq!(a.decrypt("AAAA"), None);
+    }
+
+    #[test]
+    fn set_cookie_renders_as_the_cookie_crate_does() {
+        let configs = [
+            SessionConfig::default(),
+            SessionConfig::default()
+                .with_secure(false)
+                .with_same_site(SameSite::Strict),
+            SessionConfig::default()
+                .with_http_only(false)
+                .with_same_site(SameSite::None)
+                .with_domain("example.com")
+                .with_path("/app"),
+            SessionConfig::default()
+                .with_secure(false)
+                .with_same_site(SameSite::None)
+                .with_cookie_name("__sid"),
+        ];
+        for config in configs {
+            let c = codec(config);
+            for max_age in [
+                None,
+                Some(Duration::ZERO),
+                Some(Duration::seconds(-5)),
+                Some(Duration::days(400)),
+            ] {
+                let mut expected = c.build("value.x-_".into());
+                if let Some(max_age) = max_age {
+                    expected.set_max_age(max_age.max(Duration::ZERO));
+                }
+                assert_eq!(
+                    c.set_cookie("value.x-_".into(), max_age).into_string(),
+                    expected.to_string()
+                );
+            }
+        }
     }
 
     #[test]

@@ -263,7 +263,7 @@ pub fn cookie_header(bytes: &[u8]) {
     let fixture = &*FIXTURE;
     let found = fixture.codec.candidates(headers(bytes));
     assert!(found.len() <= MAX_CANDIDATES, "{} candidates", found.len());
-    for value in &found {
+    for value in found.iter() {
         assert!(!value.is_empty() && value.len() <= MAX_VALUE_LEN);
         assert!(!value.contains(';'), "a candidate spans two cookie pairs");
         assert!(

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use time::{Duration, OffsetDateTime};
 
 use crate::config::{CookieLifetime, SessionConfig};
-use crate::cookie::{CookieCodec, SetCookie};
+use crate::cookie::{Candidates, CookieCodec, SetCookie};
 use crate::error::{ConfigError, Error, Result};
 use crate::id::{IdDigest, SessionId};
 use crate::keys::KeyRing;
@@ -264,13 +264,13 @@ impl Shared {
 
     /// Verifies the request's cookie and loads its session; anything invalid, unknown or
     /// expired yields a new, empty session.
-    pub(crate) async fn load(&self, candidates: &[String]) -> Result<State> {
+    pub(crate) async fn load(&self, candidates: &Candidates) -> Result<State> {
         let now = self.now();
         let had_cookie = !candidates.is_empty();
         match &self.storage {
             #[cfg(feature = "cookie-store")]
             Storage::Cookie => {
-                for value in candidates {
+                for value in candidates.iter() {
                     if let Some((record, old_key)) =
                         crate::stores::cookie::decode(&self.codec, value, now)
                     {
@@ -285,7 +285,7 @@ impl Shared {
                 }
             }
             Storage::Server(store) => {
-                for value in candidates {
+                for value in candidates.iter() {
                     let Some((id, old_key)) = self.codec.verify_id(value) else {
                         tracing::debug!("session cookie failed signature verification; ignored");
                         continue;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
+use crate::cookie::Candidates;
 use crate::error::{Error, Result};
 use crate::id::{IdDigest, SessionId};
 use crate::manager::Shared;
@@ -51,7 +52,7 @@ pub struct Session {
 struct Inner {
     shared: Arc<Shared>,
     /// Values of the cookies named ours, not yet verified.
-    candidates: Vec<String>,
+    candidates: Candidates,
     state: OnceCell<Mutex<State>>,
     /// Set when the engine finished the request; later changes could not be saved.
     finished: AtomicBool,
@@ -125,7 +126,7 @@ impl State {
 }
 
 impl Session {
-    pub(crate) fn new(shared: Arc<Shared>, candidates: Vec<String>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, candidates: Candidates) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared,

@@ -180,6 +180,9 @@ fn cache_headers(
     let sets_cookie = cookie.is_some();
     if let Some(value) = cookie {
         headers.append(header::SET_COOKIE, value);
+    } else if !session.is_accessed() {
+        // A response that neither used the session nor sets its cookie gains nothing.
+        return;
     }
     let add = session_core::response::cache_headers(
         session,

@@ -135,6 +135,10 @@ where
                     return Ok(opaque_500().into_response());
                 }
             };
+            // A response that neither used the session nor sets its cookie gains nothing.
+            if !sets_cookie && !session.is_accessed() {
+                return Ok(response);
+            }
             let headers = response.headers_mut();
             let add = session_core::response::cache_headers(
                 &session,

@@ -122,6 +122,10 @@ impl Fairing for SessionFairing {
                 return;
             }
         };
+        // A response that neither used the session nor sets its cookie gains nothing.
+        if !sets_cookie && !session.is_accessed() {
+            return;
+        }
         let add = session_core::response::cache_headers(
             session,
             sets_cookie,
