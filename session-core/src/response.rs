@@ -16,6 +16,7 @@
 //! # fn main() -> Result<(), session_core::ConfigError> {
 //! let manager = SessionManager::new(MemoryStore::new(), KeyRing::generate(), SessionConfig::default())?;
 //! let untouched = manager.session(std::iter::empty::<&[u8]>());
+//! assert!(!response::may_need_cache_headers(&untouched, false));
 //! assert_eq!(response::cache_headers(&untouched, false, false, []), CacheHeaders::default());
 //! assert!(response::varies_on_cookie([b"Accept-Encoding, cookie".as_slice()]));
 //! assert!(!response::varies_on_cookie([b"Accept-Encoding".as_slice()]));
@@ -49,6 +50,13 @@ pub struct CacheHeaders {
     pub vary: Option<&'static str>,
     /// A `Cache-Control` value to insert ([`CACHE_CONTROL`]), if any.
     pub cache_control: Option<&'static str>,
+}
+
+/// Whether a response can gain any cache header at all: only one that used the session or sets
+/// its cookie. Adapters ask this first, so the common untouched response skips the header
+/// lookups [`cache_headers`] needs.
+pub fn may_need_cache_headers(session: &Session, sets_cookie: bool) -> bool {
+    sets_cookie || session.is_accessed()
 }
 
 /// What a response must gain besides the session's `Set-Cookie`: `sets_cookie` says whether it

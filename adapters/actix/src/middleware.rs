@@ -180,8 +180,8 @@ fn cache_headers(
     let sets_cookie = cookie.is_some();
     if let Some(value) = cookie {
         headers.append(header::SET_COOKIE, value);
-    } else if !session.is_accessed() {
-        // A response that neither used the session nor sets its cookie gains nothing.
+    }
+    if !session_core::response::may_need_cache_headers(session, sets_cookie) {
         return;
     }
     let add = session_core::response::cache_headers(

@@ -135,8 +135,7 @@ where
                     return Ok(opaque_500().into_response());
                 }
             };
-            // A response that neither used the session nor sets its cookie gains nothing.
-            if !sets_cookie && !session.is_accessed() {
+            if !session_core::response::may_need_cache_headers(&session, sets_cookie) {
                 return Ok(response);
             }
             let headers = response.headers_mut();

@@ -122,8 +122,7 @@ impl Fairing for SessionFairing {
                 return;
             }
         };
-        // A response that neither used the session nor sets its cookie gains nothing.
-        if !sets_cookie && !session.is_accessed() {
+        if !session_core::response::may_need_cache_headers(session, sets_cookie) {
             return;
         }
         let add = session_core::response::cache_headers(
