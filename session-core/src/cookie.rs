@@ -27,6 +27,11 @@ const MAX_CANDIDATES: usize = 4;
 const TAG_B64_LEN: usize = 44;
 /// Length of the raw HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
+/// The `Max-Age` attribute as [`CookieCodec::render`] appends it.
+const MAX_AGE: &str = "; Max-Age=";
+/// The `Max-Age` attribute the size check of cookie-store cookies allows for: ten digits of
+/// seconds, over 300 years.
+const LONGEST_MAX_AGE: &str = "; Max-Age=9999999999";
 /// The largest `Set-Cookie` value browsers are required to keep (RFC 6265, section 6.1).
 #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
 pub(crate) const MAX_COOKIE_LEN: usize = 4096;
@@ -79,8 +84,6 @@ pub(crate) struct CookieCodec {
     secure: bool,
     http_only: bool,
     same_site: SameSite,
-    /// Length of the rendered attributes with the longest `Max-Age` we emit, for size checks.
-    attributes_len: usize,
     /// The attributes before `Max-Age` (`; HttpOnly; SameSite=Lax; …; Path=/`), as the `cookie`
     /// crate renders them, computed once: a `Set-Cookie` is then a few appends.
     attributes: String,
@@ -150,13 +153,10 @@ impl CookieCodec {
             secure: config.secure,
             http_only: config.http_only,
             same_site: config.same_site,
-            attributes_len: 0,
             attributes: String::new(),
         };
         let template = codec.build(String::new()).to_string();
         codec.attributes = template[codec.name.len() + 1..].to_owned();
-        let probe = codec.render(String::new(), Some(Duration::seconds(9_999_999_999)));
-        codec.attributes_len = probe.len() - codec.name.len() - 1;
         codec
     }
 
@@ -279,7 +279,7 @@ impl CookieCodec {
     #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     pub(crate) fn encrypted_cookie_len(&self, plain_len: usize) -> usize {
         let sealed = 12 + plain_len + 16;
-        self.name.len() + 1 + sealed.div_ceil(3) * 4 + self.attributes_len
+        self.name.len() + 1 + sealed.div_ceil(3) * 4 + self.attributes.len() + LONGEST_MAX_AGE.len()
     }
 
     fn build(&self, value: String) -> Cookie<'static> {
@@ -302,7 +302,6 @@ impl CookieCodec {
     /// [`build`](Self::build) plus `Max-Age` (which it puts after `Domain`; a test holds the two
     /// equal).
     fn render(&self, value: String, max_age: Option<Duration>) -> String {
-        const MAX_AGE: &str = "; Max-Age=";
         let mut out = String::with_capacity(
             self.name.len() + 1 + value.len() + self.attributes.len() + MAX_AGE.len() + 20,
         );

@@ -16,8 +16,8 @@
 //! # fn main() -> Result<(), session_core::ConfigError> {
 //! let manager = SessionManager::new(MemoryStore::new(), KeyRing::generate(), SessionConfig::default())?;
 //! let untouched = manager.session(std::iter::empty::<&[u8]>());
-//! assert!(!response::may_need_cache_headers(&untouched, false));
-//! assert_eq!(response::cache_headers(&untouched, false, false, []), CacheHeaders::default());
+//! let add = response::cache_headers(&untouched, false, || false, std::iter::empty);
+//! assert_eq!(add, CacheHeaders::default());
 //! assert!(response::varies_on_cookie([b"Accept-Encoding, cookie".as_slice()]));
 //! assert!(!response::varies_on_cookie([b"Accept-Encoding".as_slice()]));
 //! # Ok(())
@@ -52,24 +52,18 @@ pub struct CacheHeaders {
     pub cache_control: Option<&'static str>,
 }
 
-/// Whether a response can gain any cache header at all: only one that used the session or sets
-/// its cookie. Adapters ask this first, so the common untouched response skips the header
-/// lookups [`cache_headers`] needs.
-pub fn may_need_cache_headers(session: &Session, sets_cookie: bool) -> bool {
-    sets_cookie || session.is_accessed()
-}
-
 /// What a response must gain besides the session's `Set-Cookie`: `sets_cookie` says whether it
 /// carries one, `has_cache_control` whether the handler set its own `Cache-Control`, and `vary`
-/// holds the response's `Vary` values.
-pub fn cache_headers<'a>(
+/// yields the response's `Vary` values. The two lookups run only when the answer depends on
+/// them, so a response whose session was never used costs no header lookup.
+pub fn cache_headers<'a, V: IntoIterator<Item = &'a [u8]>>(
     session: &Session,
     sets_cookie: bool,
-    has_cache_control: bool,
-    vary: impl IntoIterator<Item = &'a [u8]>,
+    has_cache_control: impl FnOnce() -> bool,
+    vary: impl FnOnce() -> V,
 ) -> CacheHeaders {
     CacheHeaders {
-        vary: (session.is_accessed() && !varies_on_cookie(vary)).then_some(VARY),
-        cache_control: (sets_cookie && !has_cache_control).then_some(CACHE_CONTROL),
+        vary: (session.is_accessed() && !varies_on_cookie(vary())).then_some(VARY),
+        cache_control: (sets_cookie && !has_cache_control()).then_some(CACHE_CONTROL),
     }
 }

@@ -181,14 +181,11 @@ fn cache_headers(
     if let Some(value) = cookie {
         headers.append(header::SET_COOKIE, value);
     }
-    if !session_core::response::may_need_cache_headers(session, sets_cookie) {
-        return;
-    }
     let add = session_core::response::cache_headers(
         session,
         sets_cookie,
-        headers.contains_key(header::CACHE_CONTROL),
-        headers.get_all(header::VARY).map(HeaderValue::as_bytes),
+        || headers.contains_key(header::CACHE_CONTROL),
+        || headers.get_all(header::VARY).map(HeaderValue::as_bytes),
     );
     if let Some(value) = add.cache_control {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));

@@ -135,15 +135,12 @@ where
                     return Ok(opaque_500().into_response());
                 }
             };
-            if !session_core::response::may_need_cache_headers(&session, sets_cookie) {
-                return Ok(response);
-            }
             let headers = response.headers_mut();
             let add = session_core::response::cache_headers(
                 &session,
                 sets_cookie,
-                headers.contains_key(CACHE_CONTROL),
-                headers.get_all(VARY).iter().map(HeaderValue::as_bytes),
+                || headers.contains_key(CACHE_CONTROL),
+                || headers.get_all(VARY).iter().map(HeaderValue::as_bytes),
             );
             if let Some(value) = add.cache_control {
                 headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));

@@ -122,14 +122,12 @@ impl Fairing for SessionFairing {
                 return;
             }
         };
-        if !session_core::response::may_need_cache_headers(session, sets_cookie) {
-            return;
-        }
+        let headers = response.headers();
         let add = session_core::response::cache_headers(
             session,
             sets_cookie,
-            response.headers().contains("Cache-Control"),
-            response.headers().get("Vary").map(str::as_bytes),
+            || headers.contains("Cache-Control"),
+            || headers.get("Vary").map(str::as_bytes),
         );
         if let Some(value) = add.cache_control {
             response.set_raw_header("Cache-Control", value);
