@@ -37,7 +37,9 @@ mod settings;
 mod tower_peer;
 
 pub use crate::ours::{KEY, read, write};
-pub use crate::settings::{Bench, Layer, Mode, NO_PEER_EXIT, PEER_KEY, StartError, fail};
+pub use crate::settings::{
+    Bench, Layer, Mode, NO_PEER_EXIT, PEER_KEY, StartError, fail, serve_axum,
+};
 
 /// The actix-session peer: its store, middleware and handlers.
 pub mod actix_session_peer {

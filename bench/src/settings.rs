@@ -170,3 +170,15 @@ pub fn fail(error: &dyn fmt::Display) -> ExitCode {
     eprintln!("error: {error}");
     ExitCode::FAILURE
 }
+
+/// Serves an axum app on 127.0.0.1:`port` until it fails (`bench-axum` and `bench-soak`).
+pub async fn serve_axum(app: axum::Router, port: u16) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(listener) => listener,
+        Err(error) => return fail(&format!("PORT: {error}")),
+    };
+    match axum::serve(listener, app).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}

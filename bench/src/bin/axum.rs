@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use axum::Router;
 use axum::routing::get;
 use session_axum::{Session, SessionError, SessionLayer, SessionManager};
-use session_bench::{Bench, Layer, StartError, fail, tower_sessions_peer};
+use session_bench::{Bench, Layer, StartError, fail, serve_axum, tower_sessions_peer};
 
 fn ours(manager: SessionManager) -> Router {
     Router::new()
@@ -60,13 +60,6 @@ fn main() -> ExitCode {
             Ok(app) => app,
             Err(error) => return error.exit(),
         };
-        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(listener) => listener,
-            Err(error) => return fail(&format!("PORT: {error}")),
-        };
-        match axum::serve(listener, app).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(&error),
-        }
+        serve_axum(app, port).await
     })
 }

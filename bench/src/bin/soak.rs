@@ -16,7 +16,7 @@ use session_axum::{
     Expiry, KeyRing, MemoryStore, Session, SessionConfig, SessionError, SessionLayer,
     SessionManager,
 };
-use session_bench::fail;
+use session_bench::{fail, serve_axum};
 
 fn var(name: &str, default: u64) -> Result<u64, String> {
     match std::env::var(name) {
@@ -101,13 +101,6 @@ fn main() -> ExitCode {
                     }
                 }),
             );
-        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(listener) => listener,
-            Err(error) => return fail(&format!("PORT: {error}")),
-        };
-        match axum::serve(listener, app).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(&error),
-        }
+        serve_axum(app, port).await
     })
 }
