@@ -164,9 +164,20 @@ impl<'a> Schema<'a> {
             .unwrap_or_default()
     }
 
-    /// The generated handle type: the struct's name with `Session` appended.
+    /// The generated handle type: `#[session(handle = "...")]`, else the struct's name with
+    /// `Session` appended.
     pub(crate) fn handle(&self) -> Ident {
-        format_ident!("{}Session", self.ident.unraw(), span = self.ident.span())
+        handle_name(self.ident, &self.attrs)
+    }
+}
+
+/// The handle's name for the struct `ident` with container attributes `attrs`. A `handle` equal
+/// to the struct's own name (an error `check` reports) is ignored, so that the error is the only
+/// one.
+pub(crate) fn handle_name(ident: &Ident, attrs: &ContainerAttrs) -> Ident {
+    match &attrs.handle {
+        Some(handle) if handle.unraw() != ident.unraw() => handle.clone(),
+        _ => format_ident!("{}Session", ident.unraw(), span = ident.span()),
     }
 }
 

@@ -5,7 +5,7 @@ use proc_macro2::Span;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, ExprLit, ExprPath, Lit, LitStr, Path, Token};
+use syn::{Attribute, Expr, ExprLit, ExprPath, Ident, Lit, LitStr, Path, Token};
 
 /// The errors found so far; each is spanned on the token it is about.
 #[derive(Default)]
@@ -31,6 +31,8 @@ impl Errors {
 pub(crate) struct ContainerAttrs {
     pub(crate) prefix: Option<LitStr>,
     pub(crate) krate: Option<Path>,
+    /// The generated handle's name, spanned on the literal that gave it.
+    pub(crate) handle: Option<Ident>,
 }
 
 /// What `#[session(default ...)]` asks for.
@@ -58,7 +60,7 @@ pub(crate) struct FieldAttrs {
     pub(crate) renew_on_change: Option<Span>,
 }
 
-const CONTAINER_ATTRS: &str = "`prefix = \"...\"` or `crate = \"...\"`";
+const CONTAINER_ATTRS: &str = "`prefix = \"...\"`, `handle = \"...\"` or `crate = \"...\"`";
 const FIELD_ATTRS: &str =
     "`rename = \"...\"`, `default`, `default = \"path\"` or `renew_on_change`";
 
@@ -70,6 +72,21 @@ pub(crate) fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAt
             if meta.path.is_ident("prefix") {
                 if let Some(lit) = string_value(&meta, "prefix", errors)? {
                     set_once(&mut out.prefix, lit, &meta, errors);
+                }
+            // #[session(handle = "AuthHandle")]
+            } else if meta.path.is_ident("handle") {
+                if let Some(lit) = string_value(&meta, "handle", errors)? {
+                    match lit.parse::<Ident>() {
+                        Ok(ident) => set_once(&mut out.handle, ident, &meta, errors),
+                        Err(_) => errors.push(
+                            lit.span(),
+                            format!(
+                                "`handle` must be a type name, such as `handle = \"AuthHandle\"`; \
+                                 `{}` is not one",
+                                lit.value()
+                            ),
+                        ),
+                    }
                 }
             // #[session(crate = "path")]
             } else if meta.path.is_ident("crate") {
@@ -156,7 +173,10 @@ pub(crate) fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 } else {
                     set_once(&mut out.renew_on_change, meta.path.span(), &meta, errors);
                 }
-            } else if meta.path.is_ident("prefix") || meta.path.is_ident("crate") {
+            } else if ["prefix", "handle", "crate"]
+                .iter()
+                .any(|name| meta.path.is_ident(name))
+            {
                 errors.push(
                     meta.path.span(),
                     format!(

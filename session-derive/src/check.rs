@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use syn::ext::IdentExt;
+
 use crate::ast::Schema;
 use crate::attr::Errors;
 
@@ -14,6 +16,17 @@ const MAX_KEY_LEN: usize = 1024;
 const HANDLE_METHODS: [&str; 3] = ["load_all", "save_all", "session"];
 
 pub(crate) fn schema(schema: &Schema<'_>, errors: &mut Errors) {
+    if let Some(handle) = &schema.attrs.handle
+        && handle.unraw() == schema.ident.unraw()
+    {
+        errors.push(
+            handle.span(),
+            format!(
+                "the handle cannot be named `{handle}`, like the struct itself; give it another \
+                 name, such as `handle = \"{handle}Handle\"`"
+            ),
+        );
+    }
     keys(schema, errors);
     names(schema, errors);
     for field in &schema.fields {

@@ -10,8 +10,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident};
 
-use crate::ast::{Field, Schema};
-use crate::attr::{DefaultValue, Errors};
+use crate::ast::{self, Field, Schema};
+use crate::attr::{self, DefaultValue, Errors};
 use crate::check;
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
@@ -25,7 +25,12 @@ pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
         // With generics the impls below would only add errors; the bare handle still spares
         // users a second error wherever they name it.
         Some(schema) if input.generics.params.is_empty() => expand(schema),
-        _ => bare_handle(input),
+        Some(schema) => bare_handle(input, &schema.handle()),
+        None => {
+            // The attributes' errors are already recorded; only the handle's name is wanted.
+            let attrs = attr::container(&input.attrs, &mut Errors::default());
+            bare_handle(input, &ast::handle_name(&input.ident, &attrs))
+        }
     };
     // On error the items are still emitted (duplicate names skipped), so that code using the
     // handle sees one error, the real one, instead of one per use.
@@ -58,9 +63,8 @@ fn crate_path(schema: &Schema<'_>) -> TokenStream {
     quote!(::session_core)
 }
 
-fn bare_handle(input: &DeriveInput) -> TokenStream {
+fn bare_handle(input: &DeriveInput, handle: &Ident) -> TokenStream {
     let vis = &input.vis;
-    let handle = format_ident!("{}Session", input.ident, span = input.ident.span());
     quote! {
         #vis struct #handle;
     }

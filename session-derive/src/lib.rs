@@ -17,7 +17,8 @@ use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
 /// Derives `session_core::SessionSchema`: typed getters, setters, `has_*`, `delete_*` and key
-/// constants on a generated `<Struct>Session` handle. See `session_core::SessionSchema`.
+/// constants on a generated `<Struct>Session` handle (named otherwise with
+/// `#[session(handle = "...")]`). See `session_core::SessionSchema`.
 #[proc_macro_derive(SessionSchema, attributes(session))]
 pub fn derive_session_schema(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

@@ -3,6 +3,8 @@
 struct Auth {
     #[session(prefix = "user.")]
     user_id: u64,
+    #[session(handle = "NameHandle")]
+    name: String,
 }
 
 fn main() {}

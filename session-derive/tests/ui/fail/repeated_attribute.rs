@@ -1,5 +1,5 @@
 #[derive(session_core::SessionSchema)]
-#[session(prefix = "a.", prefix = "b.")]
+#[session(prefix = "a.", prefix = "b.", handle = "A", handle = "B")]
 struct Auth {
     #[session(rename = "id")]
     #[session(rename = "uid")]
