@@ -3,10 +3,9 @@
 //! across threads and processes.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -20,7 +19,7 @@ use crate::store::SessionStore;
 
 /// The extension of session files: `<digest hex>.json`.
 const SESSION_EXT: &str = ".json";
-/// The extension of temporary files: `<digest hex>.<pid and counter in hex>.tmp`.
+/// The extension of temporary files: `<digest hex>.<16 random hex digits>.tmp`.
 const TEMP_EXT: &str = ".tmp";
 /// The subdirectory holding the lock files.
 const LOCK_DIR: &str = ".locks";
@@ -36,6 +35,18 @@ const STALE_TEMP_AGE: Duration = Duration::from_secs(10 * 60);
 /// [`IdDigest`] of the session id, so the directory never holds a usable session id. On Unix
 /// files are created with mode `0600`, and a directory the store creates with mode `0700`.
 ///
+/// - **The directory must be private.** On Unix, [`new`](Self::new) refuses a session
+///   directory (or `.locks` subdirectory) that group or others can write to, or that is owned
+///   by another user than the one this process creates files as: whoever can write there can
+///   plant files and symlinks, replace sessions or delete them. The error names the directory
+///   and the command that fixes it. The check is made once, at start-up; the directories above
+///   it are not checked.
+/// - **Nothing planted in it is followed.** The store never follows a symbolic link in its
+///   directory: session files, lock files and temporary files are opened with `O_NOFOLLOW`, and
+///   temporary files are created exclusively (`O_CREAT | O_EXCL`, which also refuses a
+///   symlink) under names with 64 random bits, so nobody can predict them. A symlink (or
+///   anything but a regular file) where a session file should be makes operations on that
+///   session fail with an error naming it, rather than reading or writing what it points at.
 /// - **Writes are atomic.** `apply` and `touch` write the new record to a temporary file in the
 ///   same directory and rename it over the session file, so a reader sees the old record or
 ///   the new one, and a crashed process never leaves a half-written record. Files are not
@@ -121,12 +132,175 @@ fn path_error(action: &'static str, path: &Path, source: io::Error) -> StoreErro
     ))
 }
 
-/// `OpenOptions` for a new private file (`0600` on Unix).
-fn private_file() -> OpenOptions {
+/// `OpenOptions` that, on Unix, refuse to follow a symbolic link at the last component of the
+/// path (`O_NOFOLLOW`), plus `extra_flags`: the open fails with `ELOOP` instead of reaching
+/// whatever a planted symlink points at.
+fn no_follow(#[cfg_attr(not(unix), allow(unused_variables))] extra_flags: i32) -> OpenOptions {
     let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | extra_flags);
+    options
+}
+
+/// `OpenOptions` for a private file (`0600` on Unix when created), never following a symlink.
+fn private_file() -> OpenOptions {
+    let mut options = no_follow(0);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options
+}
+
+/// Creates the private file `path` for writing; fails if anything exists at `path`, a
+/// symlink included (`O_CREAT | O_EXCL` never follows one, even a dangling one), so nothing is
+/// ever written through a planted link.
+fn new_private_file(path: &Path) -> io::Result<File> {
+    private_file().write(true).create_new(true).open(path)
+}
+
+/// `error`, with a word of explanation if it is `O_NOFOLLOW` refusing a symbolic link.
+fn explain_symlink(error: io::Error) -> io::Error {
+    #[cfg(unix)]
+    if error.raw_os_error() == Some(libc::ELOOP) {
+        return io::Error::new(
+            error.kind(),
+            format!(
+                "{error}: it is a symbolic link, and the store never follows one in its \
+                 directory; remove it"
+            ),
+        );
+    }
+    error
+}
+
+/// The whole content of the regular file at `path`, without following a symlink (and without
+/// blocking on a FIFO planted in its place).
+fn read_regular_file(path: &Path) -> io::Result<Vec<u8>> {
+    #[cfg(unix)]
+    let mut options = no_follow(libc::O_NONBLOCK);
+    #[cfg(not(unix))]
+    let mut options = no_follow(0);
+    let mut file = options.read(true).open(path).map_err(explain_symlink)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(
+            "it is not a regular file (a directory or device in its place?); remove it",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// 16 hex digits from the operating system's random number generator, for the names of
+/// temporary files: a name nobody can predict is a name nobody can plant a file at.
+fn random_suffix() -> io::Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        io::Error::other(format!(
+            "the operating system's random number generator failed: {e}"
+        ))
+    })?;
+    Ok(format!("{:016x}", u64::from_be_bytes(bytes)))
+}
+
+/// Why the store refuses a directory, with what fixes it.
+#[cfg(unix)]
+#[derive(Debug, thiserror::Error)]
+enum UnsafeDir {
+    #[error(
+        "{what} {path} is writable by group or others (mode {mode:04o}); run `chmod 700 {path}`",
+        path = .path.display()
+    )]
+    Writable {
+        what: &'static str,
+        path: PathBuf,
+        mode: u32,
+    },
+    #[error(
+        "{what} {path} is owned by uid {owner}, not by uid {uid} that this process runs as; run \
+         `chown {uid} {path}` or give the store a directory of its own",
+        path = .path.display()
+    )]
+    Foreign {
+        what: &'static str,
+        path: PathBuf,
+        owner: u32,
+        uid: u32,
+    },
+    #[error(
+        "{what} {path} is not a directory but a symbolic link or a file; remove it and the \
+         store creates the directory",
+        path = .path.display()
+    )]
+    NotADirectory { what: &'static str, path: PathBuf },
+}
+
+#[cfg(unix)]
+impl From<UnsafeDir> for StoreError {
+    fn from(reason: UnsafeDir) -> Self {
+        StoreError::Io(io::Error::new(io::ErrorKind::PermissionDenied, reason))
+    }
+}
+
+/// The user id this process creates files as (its effective, or file-system, uid), read from a
+/// file it creates in `dir` and removes again: `geteuid` itself is only reachable through
+/// `unsafe` or a dependency, and this is exactly the owner the store's files will have.
+#[cfg(unix)]
+fn own_uid(dir: &Path) -> Result<u32, StoreError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let probe = dir.join(format!(
+        "{}.{}{TEMP_EXT}",
+        IdDigest::from_bytes([0; 32]).to_hex(),
+        random_suffix()?
+    ));
+    let action = "could not create a file in the session directory (it must be writable by the \
+                  user this process runs as)";
+    let file = new_private_file(&probe).map_err(|e| path_error(action, &probe, e))?;
+    let uid = file.metadata().map(|meta| meta.uid());
+    drop(file);
+    let removed = fs::remove_file(&probe);
+    let uid = uid.map_err(|e| path_error(action, &probe, e))?;
+    removed.map_err(|e| path_error("could not remove", &probe, e))?;
+    Ok(uid)
+}
+
+/// Refuses `meta` (of the directory `path`, called `what`) if it is not a directory, if group
+/// or others can write to it, or if it is not owned by `uid` (when given).
+#[cfg(unix)]
+fn check_private_dir(
+    what: &'static str,
+    path: &Path,
+    meta: &fs::Metadata,
+    uid: Option<u32>,
+) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt as _;
+    if !meta.is_dir() {
+        return Err(UnsafeDir::NotADirectory {
+            what,
+            path: path.to_owned(),
+        }
+        .into());
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(UnsafeDir::Writable {
+            what,
+            path: path.to_owned(),
+            mode: meta.mode() & 0o7777,
+        }
+        .into());
+    }
+    if let Some(uid) = uid
+        && meta.uid() != uid
+    {
+        return Err(UnsafeDir::Foreign {
+            what,
+            path: path.to_owned(),
+            owner: meta.uid(),
+            uid,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Creates `path` and its missing parents (`0700` on Unix).
@@ -157,8 +331,10 @@ impl FileStore {
     /// A store keeping its sessions in `dir`, which is created (with its parents) if missing.
     ///
     /// This constructor is synchronous and touches the file system: call it at start-up. It
-    /// fails, with an error naming the path, if `dir` exists but is not a directory or if the
-    /// directory or its `.locks` subdirectory cannot be created.
+    /// fails, with an error naming the path, if `dir` exists but is not a directory, if the
+    /// directory or its `.locks` subdirectory cannot be created, or (on Unix) if either is
+    /// writable by group or others or owned by another user than this process runs as.
+    /// `dir` itself may be a symbolic link to the directory; `.locks` may not.
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         if let Ok(meta) = fs::metadata(&dir)
@@ -175,9 +351,28 @@ impl FileStore {
         }
         create_private_dir(&dir)
             .map_err(|e| path_error("could not create the session directory", &dir, e))?;
+        #[cfg(unix)]
+        let uid = {
+            const WHAT: &str = "session directory";
+            let meta = fs::metadata(&dir)
+                .map_err(|e| path_error("could not read the session directory", &dir, e))?;
+            // The mode first: nothing is created in a directory others can write to.
+            check_private_dir(WHAT, &dir, &meta, None)?;
+            let uid = own_uid(&dir)?;
+            check_private_dir(WHAT, &dir, &meta, Some(uid))?;
+            uid
+        };
         let lock_dir = dir.join(LOCK_DIR);
         create_private_dir(&lock_dir)
             .map_err(|e| path_error("could not create the lock directory", &lock_dir, e))?;
+        #[cfg(unix)]
+        {
+            // Not followed: lock files must be created in this directory, not where a link
+            // planted in its place points.
+            let meta = fs::symlink_metadata(&lock_dir)
+                .map_err(|e| path_error("could not read the lock directory", &lock_dir, e))?;
+            check_private_dir("lock directory", &lock_dir, &meta, Some(uid))?;
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 dir,
@@ -250,7 +445,13 @@ impl Inner {
                     .create(true)
                     .truncate(false)
                     .open(&lock_path)
-                    .map_err(|e| path_error("could not open the lock file", &lock_path, e))?,
+                    .map_err(|e| {
+                        path_error(
+                            "could not open the lock file",
+                            &lock_path,
+                            explain_symlink(e),
+                        )
+                    })?,
             ),
         };
         file.lock()
@@ -276,7 +477,7 @@ impl Inner {
 
     fn read(&self, id: &IdDigest) -> Result<Stored, StoreError> {
         let path = self.session_path(id);
-        match fs::read(&path) {
+        match read_regular_file(&path) {
             Ok(bytes) => Ok(match serde_json::from_slice(&bytes) {
                 Ok(record) => Stored::Record(record),
                 Err(error) => Stored::Corrupt(error),
@@ -303,27 +504,28 @@ impl Inner {
     /// Writes `record` to a temporary file and renames it over the session file.
     fn replace(&self, id: &IdDigest, record: &Record) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(record).map_err(StoreError::Codec)?;
-        // Unique among this host's writers; a leftover of a crashed process that had the same
-        // pid is simply overwritten.
-        static NEXT_TEMP: AtomicU64 = AtomicU64::new(0);
         let temp = self.dir.join(format!(
-            "{}.{:x}{:x}{TEMP_EXT}",
+            "{}.{}{TEMP_EXT}",
             id.to_hex(),
-            std::process::id(),
-            NEXT_TEMP.fetch_add(1, Ordering::Relaxed)
+            random_suffix().map_err(|e| path_error(
+                "could not name a temporary file in",
+                &self.dir,
+                e
+            ))?
         ));
+        let action = "could not write the temporary session file";
+        // A new file or nothing: never one that exists, nor the target of a symlink.
+        let mut file =
+            new_private_file(&temp).map_err(|e| path_error(action, &temp, explain_symlink(e)))?;
         let path = self.session_path(id);
-        let written = private_file()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)
-            .and_then(|mut file| file.write_all(&bytes))
-            .map_err(|e| path_error("could not write the temporary session file", &temp, e))
+        let written = file
+            .write_all(&bytes)
+            .map_err(|e| path_error(action, &temp, e))
             .and_then(|()| {
                 fs::rename(&temp, &path)
                     .map_err(|e| path_error("could not rename the temporary file over", &path, e))
             });
+        drop(file);
         if written.is_err() {
             let _ = fs::remove_file(&temp);
         }
@@ -334,7 +536,7 @@ impl Inner {
     fn create_new(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
         let bytes = serde_json::to_vec(record).map_err(StoreError::Codec)?;
         let path = self.session_path(id);
-        let mut file = match private_file().write(true).create_new(true).open(&path) {
+        let mut file = match new_private_file(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
             Err(e) => return Err(path_error("could not create the session file", &path, e)),
@@ -414,7 +616,7 @@ impl Inner {
                 }
             } else if is_temp_file(name) {
                 let path = entry.path();
-                let stale = fs::metadata(&path)
+                let stale = fs::symlink_metadata(&path)
                     .and_then(|meta| meta.modified())
                     .ok()
                     .and_then(|modified| SystemTime::now().duration_since(modified).ok())
@@ -519,5 +721,56 @@ mod tests {
         assert!(!is_temp_file(&format!("{hex}.json")));
         assert!(!is_temp_file("upload.tmp"));
         assert!(!is_temp_file(&format!("{hex}.not-hex.tmp")));
+        let suffix = random_suffix().unwrap();
+        assert!(is_temp_file(&format!("{hex}.{suffix}.tmp")), "{suffix}");
+        assert_ne!(suffix, random_suffix().unwrap());
+    }
+
+    /// What the store's writes rely on: an exclusive create refuses a symlink at the path,
+    /// dangling or not, and leaves its target alone; `O_NOFOLLOW` is not even needed for that
+    /// (POSIX: with `O_CREAT | O_EXCL` "symbolic links are not followed"), which the bare
+    /// `create_new` below shows. Reads and the lock files, which are not created exclusively,
+    /// need `O_NOFOLLOW`.
+    #[cfg(unix)]
+    #[test]
+    fn exclusive_creates_and_reads_never_follow_a_symlink() {
+        let dir = std::env::temp_dir().join(format!(
+            "session-file-store-unit-{}-{}",
+            std::process::id(),
+            random_suffix().unwrap()
+        ));
+        create_private_dir(&dir).unwrap();
+        let target = dir.join("target");
+        fs::write(&target, b"untouched").unwrap();
+        let (to_file, dangling) = (dir.join("to-file"), dir.join("dangling"));
+        std::os::unix::fs::symlink(&target, &to_file).unwrap();
+        std::os::unix::fs::symlink(dir.join("created"), &dangling).unwrap();
+
+        for link in [&to_file, &dangling] {
+            let error = new_private_file(link).unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::AlreadyExists, "{link:?}");
+            let bare = OpenOptions::new().write(true).create_new(true).open(link);
+            assert_eq!(bare.unwrap_err().kind(), io::ErrorKind::AlreadyExists);
+        }
+        let error = read_regular_file(&to_file).unwrap_err();
+        assert_eq!(error.raw_os_error(), None, "explained: {error}");
+        assert!(error.to_string().contains("symbolic link"), "{error}");
+        assert!(
+            read_regular_file(&dir).is_err(),
+            "a directory is not a session file"
+        );
+        let opened = private_file()
+            .read(true)
+            .write(true)
+            .create(true)
+            .open(&dangling);
+        assert!(
+            opened.is_err(),
+            "a lock-file open followed a dangling symlink"
+        );
+
+        assert_eq!(fs::read(&target).unwrap(), b"untouched");
+        assert!(!dir.join("created").exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
