@@ -1,15 +1,16 @@
 //! The memory store at capacity: `create` into a store that is full (so every create first
-//! evicts a session) against one with room, and `load` from a full store, for the default
-//! capacity of 100,000 sessions. The fresh-session scenario of `bench/load` runs at capacity
-//! after its first second or two, so this is the path that bounds it.
+//! evicts a session) against one with room, `load` from a full store, and `apply` of one key to
+//! a small session and to a large (about 60 KiB) one, for the default capacity of 100,000
+//! sessions. The fresh-session scenario of `bench/load` runs at capacity after its first second
+//! or two, so this is the path that bounds it.
 //!
-//! Run with `cargo bench -p session-core --bench memory`.
+//! Run with `cargo bench -p session-core --all-features --bench memory`.
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use serde_json::{Map, json};
-use session_core::{IdDigest, MemoryStore, Record, SessionStore};
+use serde_json::{Map, Value, json};
+use session_core::{Changes, IdDigest, MemoryStore, Record, SessionStore};
 use time::{Duration, OffsetDateTime};
 use tokio::runtime::Runtime;
 
@@ -29,14 +30,29 @@ fn digest(n: u64) -> IdDigest {
     IdDigest::from_bytes(bytes)
 }
 
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond")
+}
+
 /// A live session of one key, like the one `/write` creates, expiring `minutes` from now.
 fn record(minutes: i64) -> Record {
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
+    let now = now();
     let mut data = Map::new();
     data.insert("n".to_owned(), json!(1));
     Record::new(data, now, now + Duration::minutes(minutes))
+}
+
+/// A session near the engine's default 64 KiB limit: a cart of 2,000 small objects (about
+/// 60 KiB of JSON) and a counter.
+fn large_record() -> Record {
+    let mut record = record(1440);
+    let cart: Vec<Value> = (0..2_000)
+        .map(|n| json!({"sku": n, "name": format!("item {n}"), "qty": 1}))
+        .collect();
+    record.data.insert("cart".to_owned(), Value::Array(cart));
+    record
 }
 
 fn filled(runtime: &Runtime, count: u64) -> MemoryStore {
@@ -71,6 +87,34 @@ fn memory(c: &mut Criterion) {
             // Digests the store still holds: the latest ones created above.
             probe = (probe + 1) % 1000;
             black_box(runtime.block_on(full.load(&digest(next - probe))))
+        });
+    });
+
+    // One key written back, as by a request that changed one value; the expiry moves too.
+    let mut counter = 0u64;
+    let mut one_key = move || {
+        counter += 1;
+        let mut changes = Changes::expiry_only(now() + Duration::minutes(1440));
+        changes.set.insert("n".to_owned(), json!(counter));
+        changes
+    };
+    let small = digest(next);
+    group.bench_function("apply one key, small session, full", |b| {
+        b.iter(|| {
+            let changes = one_key();
+            let applied = runtime.block_on(full.apply(&small, &changes));
+            assert!(applied.expect("the memory store never fails"));
+        });
+    });
+    next += 1;
+    let large = digest(next);
+    let created = runtime.block_on(full.create(&large, &large_record()));
+    assert!(created.expect("the memory store never fails"));
+    group.bench_function("apply one key, 60 KiB session, full", |b| {
+        b.iter(|| {
+            let changes = one_key();
+            let applied = runtime.block_on(full.apply(&large, &changes));
+            assert!(applied.expect("the memory store never fails"));
         });
     });
     drop(full);
