@@ -61,11 +61,24 @@ pub enum SameSite {
     None,
 }
 
+/// The largest session accepted by default, in bytes of its keys and JSON values: see
+/// [`SessionConfig::with_max_session_bytes`].
+pub const DEFAULT_MAX_SESSION_BYTES: usize = 64 * 1024;
+
+/// The most keys a session holds by default: see [`SessionConfig::with_max_keys`].
+pub const DEFAULT_MAX_KEYS: usize = 1024;
+
+/// The longest a cookie-store session lives by default when the expiry has no absolute
+/// lifetime: see [`SessionConfig::with_cookie_store_lifetime`].
+pub const DEFAULT_COOKIE_STORE_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Session settings, built with consuming `with_*` methods from secure defaults.
 ///
-/// Defaults: cookie `session`, `Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`; a
-/// persistent cookie; one day of inactivity ([`Expiry::Idle`]); a touch interval of one minute;
-/// nothing persisted for 5xx responses.
+/// Defaults: cookie `session`, sent as `__Host-session` (the `__Host-` prefix is on whenever the
+/// cookie is `Secure` with `Path=/` and no `Domain`), `Secure`, `HttpOnly`, `SameSite=Lax`,
+/// `Path=/`, no `Domain`; a persistent cookie; one day of inactivity ([`Expiry::Idle`]), and
+/// for the cookie store also at most seven days from login; a touch interval of one minute;
+/// sessions of at most 64 KiB and 1024 keys; nothing persisted for 5xx responses.
 ///
 /// ```
 /// use std::time::Duration;
@@ -89,11 +102,15 @@ pub struct SessionConfig {
     pub(crate) secure: bool,
     pub(crate) http_only: bool,
     pub(crate) same_site: SameSite,
-    pub(crate) host_prefix: bool,
+    /// `None`: on exactly when the cookie is `Secure` with `Path=/` and no `Domain`.
+    pub(crate) host_prefix: Option<bool>,
     pub(crate) expiry: Expiry,
     pub(crate) lifetime: CookieLifetime,
     pub(crate) touch_interval: Duration,
     pub(crate) persist_on_server_error: bool,
+    pub(crate) max_session_bytes: usize,
+    pub(crate) max_keys: usize,
+    pub(crate) cookie_store_lifetime: Duration,
 }
 
 impl Default for SessionConfig {
@@ -105,11 +122,14 @@ impl Default for SessionConfig {
             secure: true,
             http_only: true,
             same_site: SameSite::Lax,
-            host_prefix: false,
+            host_prefix: None,
             expiry: Expiry::Idle(Duration::from_secs(24 * 60 * 60)),
             lifetime: CookieLifetime::Persistent,
             touch_interval: Duration::from_secs(60),
             persist_on_server_error: false,
+            max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
+            max_keys: DEFAULT_MAX_KEYS,
+            cookie_store_lifetime: DEFAULT_COOKIE_STORE_LIFETIME,
         }
     }
 }
@@ -159,11 +179,17 @@ impl SessionConfig {
         self
     }
 
-    /// Sends the cookie with the `__Host-` prefix, which browsers accept only with `Secure`,
-    /// `Path=/` and no `Domain` (default `false`).
+    /// Whether the cookie is sent with the `__Host-` prefix, which browsers accept only with
+    /// `Secure`, `Path=/` and no `Domain`, and which no other host (a sibling subdomain, a
+    /// plain-HTTP page) can set: it stops "cookie tossing", where an attacker plants a session
+    /// cookie of their own for the victim's browser to send.
+    ///
+    /// Default: on whenever the cookie is `Secure` with `Path=/` and no `Domain`, off
+    /// otherwise. `true` with settings the prefix cannot have is a configuration error;
+    /// `false` turns it off (cookies then have only the name itself).
     #[must_use]
     pub fn with_host_prefix(mut self, host_prefix: bool) -> Self {
-        self.host_prefix = host_prefix;
+        self.host_prefix = Some(host_prefix);
         self
     }
 
@@ -205,9 +231,61 @@ impl SessionConfig {
         self
     }
 
+    /// The largest session accepted, in bytes of its keys and their JSON values (default
+    /// [`DEFAULT_MAX_SESSION_BYTES`], 64 KiB). A [`Session::set`](crate::Session::set) that
+    /// would make the session larger fails with
+    /// [`Error::SessionTooLarge`](crate::Error::SessionTooLarge) and changes nothing, on every
+    /// store; deleting keys always works. Concurrent requests each check the session as they
+    /// loaded it, so their merged writes can exceed the limit by at most what they add
+    /// together; later writes are then refused until keys are deleted.
+    #[must_use]
+    pub fn with_max_session_bytes(mut self, bytes: usize) -> Self {
+        self.max_session_bytes = bytes;
+        self
+    }
+
+    /// The most keys a session holds (default [`DEFAULT_MAX_KEYS`], 1024). A `set` of a new
+    /// key beyond it fails with [`Error::TooManyKeys`](crate::Error::TooManyKeys).
+    #[must_use]
+    pub fn with_max_keys(mut self, keys: usize) -> Self {
+        self.max_keys = keys;
+        self
+    }
+
+    /// With the cookie store, the absolute lifetime used when the [`Expiry`] has none (default
+    /// [`DEFAULT_COOKIE_STORE_LIFETIME`], seven days, or the idle timeout if that is longer).
+    ///
+    /// A cookie-store session lives only in the browser, so the server cannot revoke a copy of
+    /// the cookie taken earlier (after logout, say); with idle expiry alone, a copy that is
+    /// used now and then would be re-issued forever. With this lifetime, every copy dies at a
+    /// fixed time after the session was created or last cycled its id (login). An
+    /// [`Expiry::Absolute`] or [`Expiry::IdleAndAbsolute`] setting takes precedence. Server-side
+    /// stores ignore this setting.
+    #[must_use]
+    pub fn with_cookie_store_lifetime(mut self, lifetime: Duration) -> Self {
+        self.cookie_store_lifetime = lifetime;
+        self
+    }
+
+    /// The largest session accepted, in bytes.
+    pub fn max_session_bytes(&self) -> usize {
+        self.max_session_bytes
+    }
+
+    /// The most keys a session holds.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
+    /// Whether the cookie is sent with the `__Host-` prefix.
+    pub fn host_prefix(&self) -> bool {
+        self.host_prefix
+            .unwrap_or(self.secure && self.path == "/" && self.domain.is_none())
+    }
+
     /// The name the cookie is sent under, including the `__Host-` prefix when enabled.
     pub fn cookie_name(&self) -> String {
-        if self.host_prefix {
+        if self.host_prefix() {
             format!("__Host-{}", self.name)
         } else {
             self.name.clone()
@@ -241,7 +319,9 @@ impl SessionConfig {
                 name: self.name.clone(),
             });
         }
-        if self.host_prefix && (!self.secure || self.path != "/" || self.domain.is_some()) {
+        if self.host_prefix == Some(true)
+            && (!self.secure || self.path != "/" || self.domain.is_some())
+        {
             return Err(ConfigError::CookieAttributes(
                 "the __Host- prefix needs Secure, Path=/ and no Domain",
             ));
@@ -279,6 +359,14 @@ impl SessionConfig {
                 ));
             }
         }
+        if let Expiry::IdleAndAbsolute { idle, absolute } = self.expiry
+            && idle > absolute
+        {
+            return Err(ConfigError::Expiry(
+                "the idle timeout is longer than the absolute lifetime, so it would never apply; \
+                 make `idle` shorter than `absolute`, or use `Expiry::Absolute` alone",
+            ));
+        }
         if self
             .expiry
             .idle()
@@ -300,13 +388,36 @@ mod tests {
     #[test]
     fn defaults_are_secure() {
         let config = SessionConfig::default();
-        assert_eq!(config.cookie_name(), "session");
+        assert_eq!(config.cookie_name(), "__Host-session");
         assert!(config.secure && config.http_only);
         assert_eq!(config.same_site, SameSite::Lax);
         assert_eq!(config.path, "/");
         assert_eq!(config.idle_timeout(), Some(Duration::from_secs(86_400)));
         assert_eq!(config.absolute_timeout(), None);
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn host_prefix_is_on_exactly_when_the_cookie_can_have_it() {
+        let name = |config: SessionConfig| config.cookie_name();
+        assert_eq!(name(SessionConfig::default()), "__Host-session");
+        assert_eq!(name(SessionConfig::default().with_secure(false)), "session");
+        assert_eq!(name(SessionConfig::default().with_path("/app")), "session");
+        assert_eq!(
+            name(SessionConfig::default().with_domain("example.com")),
+            "session"
+        );
+        assert_eq!(
+            name(SessionConfig::default().with_host_prefix(false)),
+            "session"
+        );
+        for config in [
+            SessionConfig::default().with_secure(false),
+            SessionConfig::default().with_path("/app"),
+            SessionConfig::default().with_host_prefix(false),
+        ] {
+            config.validate().unwrap();
+        }
     }
 
     #[test]

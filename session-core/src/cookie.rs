@@ -3,13 +3,22 @@
 //! the `cookie` crate's private jar (AES-256-GCM). Signed ids use the `cookie` crate's signed-jar
 //! format (base64 of an HMAC-SHA256 of the value, then the value) with its signing key, computed
 //! here directly so that the keyed HMAC state is prepared once rather than on every request.
+//!
+//! **Spelling.** Both jars write standard base64 (`+`, `/`, `=`), which many clients and
+//! proxies percent-encode (actix-web's test requests, awc, tower-cookies' `encoded()`): `%2B`,
+//! `%2F`, `%3D`. So the values we send are the jars' output with the base64 transcoded to
+//! `-`, `_` and `.`, characters nobody encodes: a signed id is `<43-character tag>.<id>`. A value
+//! is read back percent-decoded (if it holds a `%`) and in either alphabet, so cookies issued in
+//! the jars' own spelling before this change still work; a value mixing the alphabets is
+//! refused. The cryptography is untouched: the bytes the jars produce and check are the same.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use ::cookie::{Cookie, CookieJar};
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::Duration;
@@ -20,10 +29,12 @@ use crate::keys::KeyRing;
 
 /// Cookie values longer than this are ignored unread: no browser sends one.
 const MAX_VALUE_LEN: usize = 8192;
-/// At most this many cookies with our name are tried per request, bounding the work a hostile
-/// header can cause.
+/// At most this many distinct cookies with our name are tried per request, bounding the work a
+/// hostile header can cause; a request with more gets a fresh session (see
+/// `Shared::load`: it cannot tell which one is the browser's own).
 const MAX_CANDIDATES: usize = 4;
-/// Length of the base64 (padded) HMAC-SHA256 tag in front of a signed value.
+/// Length of the base64 (padded) HMAC-SHA256 tag in front of a signed value: 43 characters and
+/// one of padding (`=`, which we send as `.`).
 const TAG_B64_LEN: usize = 44;
 /// Length of the raw HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
@@ -107,9 +118,30 @@ impl fmt::Debug for Signers {
 pub(crate) struct Candidates {
     joined: String,
     count: usize,
+    /// The request sent more distinct values than are tried: the ones left out could hold
+    /// another session, so none can be trusted to be the browser's own (cookie tossing).
+    overflow: bool,
 }
 
 impl Candidates {
+    /// Adds a value unless it is already there; `false` if the candidates are full.
+    fn add(&mut self, value: &str) -> bool {
+        if self.iter().any(|known| known == value) {
+            return true;
+        }
+        if self.count == MAX_CANDIDATES {
+            self.overflow = true;
+            return false;
+        }
+        self.push(value);
+        true
+    }
+
+    /// Whether the request sent more distinct values than are tried.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
     fn push(&mut self, value: &str) {
         // One allocation for the usual single value (`push_str` then `push` would take two).
         self.joined.reserve(value.len() + 1);
@@ -185,27 +217,33 @@ impl CookieCodec {
                 if value.is_empty() || value.len() > MAX_VALUE_LEN {
                     continue;
                 }
-                if let Ok(value) = std::str::from_utf8(value) {
-                    found.push(value);
-                    if found.count == MAX_CANDIDATES {
-                        return found;
-                    }
+                if let Ok(value) = std::str::from_utf8(value)
+                    && !found.add(value)
+                {
+                    return found;
                 }
             }
         }
         found
     }
 
-    /// Verifies a signed id cookie value. Returns the id and whether it was signed by an older
-    /// key (so the cookie should be re-issued under the current one).
+    /// Verifies a signed id cookie value, in either spelling, percent-encoded or not. Returns
+    /// the id and whether it was signed by an older key (so the cookie should be re-issued
+    /// under the current one).
     pub(crate) fn verify_id(&self, value: &str) -> Option<(SessionId, bool)> {
+        let value = percent_decoded(value)?;
         if !value.is_char_boundary(TAG_B64_LEN) {
             return None;
         }
         let (tag_b64, id) = value.split_at(TAG_B64_LEN);
+        let mut tag_std = [0u8; TAG_B64_LEN];
+        tag_std.copy_from_slice(tag_b64.as_bytes());
+        if !to_standard(&mut tag_std) {
+            return None;
+        }
         // Room for the decoder's worst-case estimate (33 bytes for 44 characters).
         let mut tag = [0u8; TAG_LEN + 1];
-        if STANDARD.decode_slice(tag_b64, &mut tag) != Ok(TAG_LEN) {
+        if STANDARD.decode_slice(tag_std, &mut tag) != Ok(TAG_LEN) {
             return None;
         }
         let index = self.signers.0.iter().position(|signer| {
@@ -216,38 +254,52 @@ impl CookieCodec {
         Some((SessionId::decode(id)?, index > 0))
     }
 
-    /// The signed cookie value for `id`, under the current key.
+    /// The signed cookie value for `id`, under the current key: the signed-jar format, URL-safe
+    /// (`<tag>.<id>`, see the module docs).
     pub(crate) fn sign_id(&self, id: &SessionId) -> String {
         let id = id.encode();
         let mut value = String::with_capacity(TAG_B64_LEN + id.len());
         if let Some(signer) = self.signers.0.first() {
             let mut mac = signer.clone();
             mac.update(id.as_bytes());
-            STANDARD.encode_string(mac.finalize().into_bytes(), &mut value);
+            // What the jar writes (standard base64, padded), transcoded: `+/=` as `-_.`.
+            URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut value);
+            value.push('.');
         }
         value.push_str(&id);
         value
     }
 
-    /// Decrypts a cookie-store value. Returns the plaintext and whether an older key was used.
+    /// Decrypts a cookie-store value, in either spelling, percent-encoded or not. Returns the
+    /// plaintext and whether an older key was used.
     #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     pub(crate) fn decrypt(&self, value: &str) -> Option<(String, bool)> {
+        let mut standard = percent_decoded(value)?.into_owned().into_bytes();
+        if !to_standard(&mut standard) {
+            return None;
+        }
+        // `to_standard` only swaps ASCII bytes for other ASCII bytes.
+        let standard = String::from_utf8(standard).ok()?;
         let jar = CookieJar::new();
         self.keys.all().find_map(|(index, key)| {
-            let cookie = Cookie::new(self.name.clone(), value.to_owned());
+            let cookie = Cookie::new(self.name.clone(), standard.clone());
             let plain = jar.private(key).decrypt(cookie)?;
             Some((plain.value().to_owned(), index > 0))
         })
     }
 
     /// Encrypts `plaintext` under the current key; the cookie name is authenticated with it, so
-    /// a value cannot be moved to another cookie.
+    /// a value cannot be moved to another cookie. The private jar's value, URL-safe (see the
+    /// module docs).
     #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     pub(crate) fn encrypt(&self, plaintext: String) -> String {
         let mut jar = CookieJar::new();
         jar.private_mut(self.keys.current())
             .add(Cookie::new(self.name.clone(), plaintext));
-        self.take_value(jar)
+        let mut value = self.take_value(jar).into_bytes();
+        to_url_safe(&mut value);
+        // `to_url_safe` only swaps ASCII bytes for other ASCII bytes.
+        String::from_utf8(value).unwrap_or_default()
     }
 
     fn take_value(&self, jar: CookieJar) -> String {
@@ -275,7 +327,8 @@ impl CookieCodec {
     }
 
     /// The full `Set-Cookie` length for a cookie-store plaintext of `plain_len` bytes: the
-    /// private jar stores base64 (with padding) of nonce (12) + ciphertext + tag (16).
+    /// private jar stores base64 (with padding, which we send as `.`) of nonce (12) +
+    /// ciphertext + tag (16).
     #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
     pub(crate) fn encrypted_cookie_len(&self, plain_len: usize) -> usize {
         let sealed = 12 + plain_len + 16;
@@ -317,11 +370,72 @@ impl CookieCodec {
     }
 }
 
+/// `value` with its `%XX` escapes decoded, if it has any; `None` if an escape is malformed or
+/// the result is not UTF-8. No value we send holds a `%`, so a `%` can only come from a client
+/// that percent-encoded the value.
+fn percent_decoded(value: &str) -> Option<Cow<'_, str>> {
+    if !value.contains('%') {
+        return Some(Cow::Borrowed(value));
+    }
+    let mut bytes = value.bytes();
+    let mut out = Vec::with_capacity(value.len());
+    while let Some(byte) = bytes.next() {
+        if byte == b'%' {
+            let hex = |digit: Option<u8>| char::from(digit?).to_digit(16);
+            let high = hex(bytes.next())?;
+            let low = hex(bytes.next())?;
+            // Two hex digits make at most 255.
+            out.push(u8::try_from(high * 16 + low).ok()?);
+        } else {
+            out.push(byte);
+        }
+    }
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// Turns base64 as we send it (`-`, `_`, `.` for padding) into the standard base64 the jars
+/// read, in place; base64 already standard is left alone. `false` if `base64` mixes the two
+/// alphabets, which neither we nor the jars ever wrote.
+fn to_standard(base64: &mut [u8]) -> bool {
+    let ours = base64.iter().any(|b| matches!(b, b'-' | b'_' | b'.'));
+    if !ours {
+        return true;
+    }
+    if base64.iter().any(|b| matches!(b, b'+' | b'/' | b'=')) {
+        return false;
+    }
+    for byte in base64 {
+        *byte = match *byte {
+            b'-' => b'+',
+            b'_' => b'/',
+            b'.' => b'=',
+            other => other,
+        };
+    }
+    true
+}
+
+/// Turns the jars' standard base64 into the spelling we send, in place: `+`, `/` and the `=`
+/// padding become `-`, `_` and `.`, which no client percent-encodes.
+fn to_url_safe(base64: &mut [u8]) {
+    for byte in base64 {
+        *byte = match *byte {
+            b'+' => b'-',
+            b'/' => b'_',
+            b'=' => b'.',
+            other => other,
+        };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn codec(config: SessionConfig) -> CookieCodec {
+    /// A codec for `config`, with the cookie named plainly `session` unless the test asks for
+    /// the `__Host-` prefix itself.
+    fn codec(mut config: SessionConfig) -> CookieCodec {
+        config.host_prefix.get_or_insert(false);
         CookieCodec::new(&config, KeyRing::generate())
     }
 
@@ -351,12 +465,28 @@ mod tests {
     }
 
     #[test]
-    fn caps_the_number_of_candidates() {
+    fn caps_the_number_of_candidates_and_flags_the_overflow() {
         let c = codec(SessionConfig::default());
-        let header = "session=x; ".repeat(100);
+        let name = c.name.clone();
+        let header: String = (0..100).map(|i| format!("{name}=v{i}; ")).collect();
         let found = c.candidates([header.as_bytes()]);
         assert_eq!(found.len(), MAX_CANDIDATES);
-        assert_eq!(found.iter().collect::<Vec<_>>(), ["x"; MAX_CANDIDATES]);
+        assert_eq!(found.iter().collect::<Vec<_>>(), ["v0", "v1", "v2", "v3"]);
+        assert!(found.overflowed());
+
+        let exactly: String = (0..MAX_CANDIDATES)
+            .map(|i| format!("{name}=v{i}; "))
+            .collect();
+        assert!(!c.candidates([exactly.as_bytes()]).overflowed());
+    }
+
+    #[test]
+    fn repeated_values_count_once() {
+        let c = codec(SessionConfig::default());
+        let header = format!("{}=x; ", c.name).repeat(100);
+        let found = c.candidates([header.as_bytes()]);
+        assert_eq!(found.iter().collect::<Vec<_>>(), ["x"]);
+        assert!(!found.overflowed());
     }
 
     #[test]
@@ -375,24 +505,141 @@ mod tests {
         assert_eq!(c.verify_id("é".repeat(30).as_str()), None);
     }
 
+    /// `value` as the jars spell it: our `-`, `_`, `.` back to `+`, `/`, `=`.
+    fn jar_spelling(value: &str) -> String {
+        let mut bytes = value.as_bytes().to_vec();
+        assert!(to_standard(&mut bytes), "{value}");
+        String::from_utf8(bytes).unwrap()
+    }
+
     #[test]
-    fn signed_ids_are_the_cookie_crates_signed_jar_format() {
-        // Cookies issued before the codec computed the HMAC itself must still verify, and the
-        // other way round.
+    fn signed_ids_are_the_cookie_crates_signed_jar_format_spelled_url_safe() {
+        // What the signed jar writes, with its base64 tag transcoded: `<tag>.<id>`. Cookies the
+        // jar wrote (as we sent them before) still verify, and what we send, spelled back, is
+        // what the jar verifies.
         let keys = KeyRing::generate();
         let c = CookieCodec::new(&SessionConfig::default(), keys.clone());
+        for _ in 0..64 {
+            let id = SessionId::generate().unwrap();
+            let mut jar = CookieJar::new();
+            jar.signed_mut(keys.current())
+                .add(Cookie::new("session", id.encode()));
+            let by_jar = jar.get("session").unwrap().value().to_owned();
+            let signed = c.sign_id(&id);
+            assert_eq!(signed.len(), by_jar.len());
+            assert_eq!(&signed[TAG_B64_LEN - 1..TAG_B64_LEN], ".", "{signed}");
+            assert_eq!(&signed[TAG_B64_LEN..], id.encode());
+            let mut tag = by_jar.as_bytes()[..TAG_B64_LEN].to_vec();
+            to_url_safe(&mut tag);
+            assert_eq!(
+                &signed.as_bytes()[..TAG_B64_LEN],
+                tag,
+                "the jar's tag, transcoded"
+            );
+            assert_eq!(
+                c.verify_id(&by_jar),
+                Some((id.clone(), false)),
+                "the old spelling"
+            );
+            assert_eq!(c.verify_id(&signed), Some((id.clone(), false)));
+            let tag_back = jar_spelling(&signed[..TAG_B64_LEN]);
+            let verified = CookieJar::new()
+                .signed(keys.current())
+                .verify(Cookie::new("session", format!("{tag_back}{}", id.encode())))
+                .unwrap();
+            assert_eq!(verified.value(), id.encode());
+        }
+    }
+
+    #[test]
+    fn private_values_are_the_private_jars_spelled_url_safe() {
+        let keys = KeyRing::generate();
+        let c = CookieCodec::new(&SessionConfig::default(), keys.clone());
+        let name = c.name.clone();
+        let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        for len in 0..48 {
+            let plain = "x".repeat(len);
+            let sealed = c.encrypt(plain.clone());
+            assert!(sealed.bytes().all(safe), "{sealed}");
+            let opened = CookieJar::new()
+                .private(keys.current())
+                .decrypt(Cookie::new(name.clone(), jar_spelling(&sealed)))
+                .unwrap();
+            assert_eq!(opened.value(), plain, "the jar opens it, spelled back");
+
+            // As the private jar seals it (and as we sent it before).
+            let mut jar = CookieJar::new();
+            jar.private_mut(keys.current())
+                .add(Cookie::new(name.clone(), plain.clone()));
+            let by_jar = jar.get(&name).unwrap().value().to_owned();
+            assert_eq!(c.decrypt(&by_jar), Some((plain, false)), "the old spelling");
+        }
+    }
+
+    #[test]
+    fn percent_encoded_values_are_read_and_malformed_escapes_refused() {
+        let c = codec(SessionConfig::default());
         let id = SessionId::generate().unwrap();
+        let signed = c.sign_id(&id);
+        let sealed = c.encrypt("hello".into());
         let mut jar = CookieJar::new();
-        jar.signed_mut(keys.current())
+        jar.signed_mut(c.keys.current())
             .add(Cookie::new("session", id.encode()));
-        let by_jar = jar.get("session").unwrap().value().to_owned();
-        assert_eq!(c.sign_id(&id), by_jar);
-        assert_eq!(c.verify_id(&by_jar), Some((id.clone(), false)));
-        let verified = CookieJar::new()
-            .signed(keys.current())
-            .verify(Cookie::new("session", c.sign_id(&id)))
+        let old_signed = jar.get("session").unwrap().value().to_owned();
+        let all = |value: &str| {
+            value
+                .bytes()
+                .map(|b| format!("%{b:02x}"))
+                .collect::<String>()
+        };
+        let encoded = |value: &str| {
+            Cookie::new("session", value).encoded().to_string()["session=".len()..].to_owned()
+        };
+        assert!(encoded(&old_signed).contains("%3D"), "{old_signed}");
+        for value in [all(&signed), encoded(&old_signed), all(&old_signed)] {
+            assert_eq!(c.verify_id(&value), Some((id.clone(), false)), "{value}");
+        }
+        assert_eq!(c.decrypt(&all(&sealed)), Some(("hello".into(), false)));
+        assert_eq!(
+            c.decrypt(&encoded(&jar_spelling(&sealed))),
+            Some(("hello".into(), false))
+        );
+
+        for bad in ["%", "%4", "%zz", "%g0", "a%", "%C3"] {
+            assert_eq!(percent_decoded(bad), None, "{bad:?}");
+        }
+        assert_eq!(percent_decoded("a%2Fb%2fc%25").as_deref(), Some("a/b/c%"));
+        assert!(matches!(
+            percent_decoded("plain"),
+            Some(Cow::Borrowed("plain"))
+        ));
+        let truncated = &all(&signed)[..all(&signed).len() - 1];
+        assert_eq!(c.verify_id(truncated), None);
+    }
+
+    #[test]
+    fn values_mixing_the_two_alphabets_are_refused() {
+        let c = codec(SessionConfig::default());
+        let ours = |text: &str| text.matches(['-', '_', '.']).count();
+        // A signed id with `-` or `_` in its tag, and a sealed value with two characters of
+        // our alphabet: one of them swapped for its standard twin leaves a mix.
+        let signed = std::iter::repeat_with(|| c.sign_id(&SessionId::generate().unwrap()))
+            .find(|signed| ours(&signed[..TAG_B64_LEN]) >= 2)
             .unwrap();
-        assert_eq!(verified.value(), id.encode());
+        let sealed = std::iter::repeat_with(|| c.encrypt("hello".into()))
+            .find(|sealed| ours(sealed) >= 2)
+            .unwrap();
+        for (value, tag_len) in [(&signed, TAG_B64_LEN), (&sealed, sealed.len())] {
+            let standard = jar_spelling(&value[..tag_len]);
+            let at = value.find(['-', '_', '.']).unwrap();
+            let mut mixed = value.clone().into_bytes();
+            mixed[at] = standard.as_bytes()[at];
+            let mixed = String::from_utf8(mixed).unwrap();
+            assert_eq!(c.verify_id(&mixed), None, "{mixed}");
+            assert_eq!(c.decrypt(&mixed), None, "{mixed}");
+        }
+        assert!(c.verify_id(&signed).is_some());
+        assert!(c.decrypt(&sealed).is_some());
     }
 
     #[test]
@@ -487,6 +734,14 @@ mod tests {
         assert!(!header.contains("Domain"));
         let browser = c.set_cookie("v".into(), None).into_string();
         assert!(!browser.contains("Max-Age") && !browser.contains("Expires"));
+    }
+
+    #[test]
+    fn the_default_cookie_has_the_host_prefix() {
+        let c = CookieCodec::new(&SessionConfig::default(), KeyRing::generate());
+        let header = c.set_cookie("v".into(), None).into_string();
+        assert!(header.starts_with("__Host-session=v; "), "{header}");
+        assert!(c.removal().as_str().starts_with("__Host-session=; "));
     }
 
     #[test]

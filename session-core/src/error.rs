@@ -2,6 +2,7 @@
 //! [`ConfigError`] for mistakes caught when the session manager is built.
 
 use std::error::Error as StdError;
+use std::fmt;
 
 /// A boxed error from a store's back end (a driver, a client, the file system).
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -11,7 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error from a session operation: reading or writing a value, or saving the session at the
 /// end of a request.
-#[derive(Debug, thiserror::Error)]
+// `Debug` is written out below: it reads like `Display` plus the chain of causes, so
+// `main() -> Result<(), Box<dyn Error>>` and `unwrap()` show the helpful message.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The session store failed; the source error says how.
@@ -89,6 +92,45 @@ pub enum Error {
         max: usize,
     },
 
+    /// The write would make the session larger than
+    /// [`SessionConfig::with_max_session_bytes`](crate::SessionConfig::with_max_session_bytes)
+    /// allows. The write was not applied.
+    #[error(
+        "this write would make the session {size} bytes, over its {max}-byte limit; store less \
+         in the session, or raise the limit with `SessionConfig::with_max_session_bytes`"
+    )]
+    SessionTooLarge {
+        /// The size the session would have had, in bytes of keys and JSON values.
+        size: usize,
+        /// The limit, in bytes.
+        max: usize,
+    },
+
+    /// The write would give the session more keys than
+    /// [`SessionConfig::with_max_keys`](crate::SessionConfig::with_max_keys) allows. The write
+    /// was not applied.
+    #[error(
+        "this write would give the session more than {max} keys; delete keys first, or raise \
+         the limit with `SessionConfig::with_max_keys`"
+    )]
+    TooManyKeys {
+        /// The limit, in keys.
+        max: usize,
+    },
+
+    /// This request's changes could not be saved: another request gave the session a new id
+    /// (`cycle_id`, on login) while this one was running, and the new id was not ready within
+    /// the time a racing write waits for it (the cycling request failed or the store is very
+    /// slow). Nothing of this request was saved; the client may retry with the new cookie.
+    #[error(
+        "this request's session changes were not saved: a concurrent request was giving the \
+         session a new id and did not finish within {waited_ms} ms; retry the request"
+    )]
+    CycleRace {
+        /// How long the write waited for the new id, in milliseconds.
+        waited_ms: u64,
+    },
+
     /// The session was changed after the engine had finished its request, so the change could
     /// not be saved. Finish working with the session before the handler returns.
     #[error(
@@ -115,19 +157,19 @@ pub enum Error {
 }
 
 /// An error reported by a [`SessionStore`](crate::SessionStore).
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The back end (a server, a driver, the file system) failed; the source says how.
-    #[error("the session store back end failed: {0}")]
+    #[error("the session store back end failed")]
     Backend(#[source] BoxError),
 
     /// A stored record could not be encoded or decoded.
-    #[error("a session record could not be encoded or decoded: {0}")]
+    #[error("a session record could not be encoded or decoded")]
     Codec(#[source] serde_json::Error),
 
     /// An I/O error from a store that works with files.
-    #[error("session store I/O failed: {0}")]
+    #[error("session store I/O failed")]
     Io(#[from] std::io::Error),
 }
 
@@ -138,8 +180,9 @@ impl StoreError {
     }
 }
 
-/// A configuration mistake, reported when keys or the session manager are built.
-#[derive(Debug, thiserror::Error)]
+/// A configuration mistake, reported when keys, the session manager or the
+/// [`Sweeper`](crate::Sweeper) are set up.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No secret was given.
@@ -191,4 +234,170 @@ pub enum ConfigError {
     /// A duration setting is out of range.
     #[error("invalid expiry settings: {0}")]
     Expiry(&'static str),
+
+    /// Something that runs in the background was started outside a Tokio runtime.
+    #[error(
+        "{what} needs a Tokio runtime: start it inside `#[tokio::main]` (axum, actix-web and \
+         Rocket all run on Tokio), or spawn its future on a runtime yourself"
+    )]
+    NoRuntime {
+        /// What could not be started, e.g. "the session sweeper".
+        what: &'static str,
+    },
+}
+
+/// An error and every one of its causes on one line, joined by `": "`, each part once:
+/// `the session store failed: the session store back end failed: no such table: sessions`.
+///
+/// This is how the adapters log a failure. Each error of this crate says only its own part and
+/// leaves the rest to its [`source`](StdError::source); a cause whose text an earlier part
+/// already holds (a third-party wrapper that repeats its source in its own message) is skipped,
+/// so nothing appears twice. `{:?}` on this crate's errors shows the same parts, one per line.
+///
+/// ```
+/// use session_core::{Error, ErrorChain, StoreError};
+///
+/// let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such table: sessions");
+/// let error = Error::from(StoreError::backend(missing));
+/// assert_eq!(
+///     ErrorChain::new(&error).to_string(),
+///     "the session store failed: the session store back end failed: no such table: sessions"
+/// );
+/// // In a log line: tracing::error!(error = %ErrorChain::new(&error), "could not save");
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErrorChain<'a>(&'a (dyn StdError + 'static));
+
+impl<'a> ErrorChain<'a> {
+    /// The chain that starts at `error`.
+    pub fn new(error: &'a (dyn StdError + 'static)) -> Self {
+        Self(error)
+    }
+
+    /// The error, then each cause that adds something, as text.
+    fn parts(self) -> Vec<String> {
+        let mut parts: Vec<String> = vec![self.0.to_string()];
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !text.is_empty() && !parts.iter().any(|part| part.contains(&text)) {
+                parts.push(text);
+            }
+            next = cause.source();
+        }
+        parts
+    }
+}
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.parts().join(": "))
+    }
+}
+
+impl fmt::Debug for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        report(self.0, f)
+    }
+}
+
+/// `Debug` as anyhow prints a report: the message, then the causes under `Caused by:`.
+fn report(error: &(dyn StdError + 'static), f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut parts = ErrorChain::new(error).parts().into_iter();
+    f.write_str(&parts.next().unwrap_or_default())?;
+    match parts.collect::<Vec<_>>().as_slice() {
+        [] => Ok(()),
+        [cause] => write!(f, "\n\nCaused by:\n    {cause}"),
+        causes => {
+            f.write_str("\n\nCaused by:")?;
+            for (n, cause) in causes.iter().enumerate() {
+                write!(f, "\n    {n}: {cause}")?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        report(self, f)
+    }
+}
+
+impl fmt::Debug for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        report(self, f)
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        report(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A third-party style wrapper that repeats its source in its own message, as many do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("sqlite session store: load on table `sessions` failed: {source}")]
+    struct Repeating {
+        source: std::io::Error,
+    }
+
+    fn missing_table() -> std::io::Error {
+        std::io::Error::other("no such table: sessions")
+    }
+
+    #[test]
+    fn each_layer_of_a_store_error_appears_once_in_the_chain() {
+        let error = Error::from(StoreError::backend(missing_table()));
+        let line = ErrorChain::new(&error).to_string();
+        assert_eq!(
+            line,
+            "the session store failed: the session store back end failed: no such table: sessions"
+        );
+        let repeating = Error::from(StoreError::backend(Repeating {
+            source: missing_table(),
+        }));
+        let line = ErrorChain::new(&repeating).to_string();
+        assert_eq!(line.matches("no such table: sessions").count(), 1, "{line}");
+        assert!(line.contains("load on table `sessions` failed"), "{line}");
+    }
+
+    #[test]
+    fn no_message_of_ours_repeats_its_source() {
+        let io = StoreError::Io(missing_table());
+        let codec = StoreError::Codec(serde_json::from_str::<u8>("x").unwrap_err());
+        let backend = StoreError::backend(missing_table());
+        for error in [io, codec, backend] {
+            let source = StdError::source(&error).map(ToString::to_string);
+            let source = source.expect("a store error keeps its source");
+            assert!(!error.to_string().contains(&source), "{error}");
+        }
+    }
+
+    #[test]
+    fn debug_reads_like_display_with_the_causes() {
+        let error = Error::from(StoreError::backend(missing_table()));
+        assert_eq!(
+            format!("{error:?}"),
+            "the session store failed\n\nCaused by:\n    \
+             0: the session store back end failed\n    \
+             1: no such table: sessions"
+        );
+        let store = StoreError::backend(missing_table());
+        assert_eq!(
+            format!("{store:?}"),
+            "the session store back end failed\n\nCaused by:\n    no such table: sessions"
+        );
+        let config = ConfigError::Expiry("idle longer than absolute");
+        assert_eq!(format!("{config:?}"), config.to_string());
+        assert_eq!(
+            format!("{:?}", ErrorChain::new(&config)),
+            config.to_string()
+        );
+    }
 }

@@ -16,7 +16,7 @@ use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll, Wake, Waker};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -121,7 +121,8 @@ fn known_id(byte: u8) -> SessionId {
 
 impl Fixture {
     fn new() -> Self {
-        let config = SessionConfig::default();
+        // The seeds and dictionaries name the cookie plainly `session`.
+        let config = SessionConfig::default().with_host_prefix(false);
         let ring = ring();
         let old_ring = KeyRing::from_secret(PREVIOUS_SECRET).expect("long enough");
         let data = [
@@ -137,9 +138,9 @@ impl Fixture {
             ],
             live: data
                 .iter()
-                .map(|d| (encode(d, at(LIVE_CREATED), at(LIVE_EXPIRES)), d.clone()))
+                .map(|d| (encode(d, at(LIVE_CREATED), at(LIVE_EXPIRES), 0), d.clone()))
                 .collect(),
-            expired: encode(&data[0], at(EXPIRED.0), at(EXPIRED.1)),
+            expired: encode(&data[0], at(EXPIRED.0), at(EXPIRED.1), 0),
         };
         let store = MemoryStore::new();
         let now = crate::record::whole_seconds(OffsetDateTime::now_utc());
@@ -157,8 +158,16 @@ impl Fixture {
             other_name: CookieCodec::new(&config.clone().with_cookie_name("other"), ring.clone()),
             memory: SessionManager::new(store, ring.clone(), config.clone())
                 .expect("the default settings are valid"),
-            cookie: SessionManager::new(Storage::Cookie, ring, config)
-                .expect("the default settings are valid"),
+            // The seed cookies were created in 2023: a lifetime long enough that they are still
+            // live (the default seven days from creation would have ended them).
+            cookie: SessionManager::new(
+                Storage::Cookie,
+                ring,
+                config.with_cookie_store_lifetime(std::time::Duration::from_secs(
+                    80 * 365 * 24 * 60 * 60,
+                )),
+            )
+            .expect("the default settings are valid"),
             known,
         }
     }
@@ -208,6 +217,30 @@ fn tamper(value: &str, edits: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// The one spelling the server sends of a cookie value that may arrive percent-encoded or in
+/// the standard-base64 spelling issued before (`+`, `/`, `=` for our `-`, `_`, `.`); `None` for
+/// a malformed `%` escape. Mirrors `cookie.rs`: every accepted value has exactly this spelling
+/// once respelled, so accepting it is not a second cookie.
+fn respelled(value: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut bytes = value.iter().copied();
+    while let Some(byte) = bytes.next() {
+        let byte = if byte == b'%' {
+            let hex = |digit: Option<u8>| char::from(digit?).to_digit(16);
+            u8::try_from(hex(bytes.next())? * 16 + hex(bytes.next())?).ok()?
+        } else {
+            byte
+        };
+        out.push(match byte {
+            b'+' => b'-',
+            b'/' => b'_',
+            b'=' => b'.',
+            other => other,
+        });
+    }
+    Some(out)
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty()
         || haystack
@@ -215,8 +248,8 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
             .any(|window| window == needle)
 }
 
-/// A signed-id value the ring accepts must be exactly what the accepting key mints for that id:
-/// no second spelling of a valid cookie exists.
+/// A signed-id value the ring accepts must be, once [respelled], exactly what the accepting key
+/// mints for that id: no second cookie for an id exists, only the spellings of the one.
 fn check_signed(fixture: &Fixture, value: &str) -> Option<(SessionId, bool)> {
     let verified = fixture.codec.verify_id(value);
     if let Some((id, old_key)) = &verified {
@@ -226,23 +259,27 @@ fn check_signed(fixture: &Fixture, value: &str) -> Option<(SessionId, bool)> {
             &fixture.codec
         };
         assert_eq!(
-            minter.sign_id(id),
-            value,
+            respelled(value.as_bytes()),
+            Some(minter.sign_id(id).into_bytes()),
             "an accepted signed id is not the one the server mints for it"
         );
     }
     verified
 }
 
-/// A private value the ring opens must be canonical base64 (no second spelling), and what it
-/// holds must seal and open again.
+/// A private value the ring opens must be, once [respelled], canonical base64 in the alphabet
+/// the server sends (no second cookie, only spellings of the one), and what it holds must seal
+/// and open again.
 fn check_private(fixture: &Fixture, value: &str) -> Option<(String, bool)> {
     let opened = fixture.codec.decrypt(value);
     if let Some((plain, _)) = &opened {
-        let canonical = STANDARD.decode(value).map(|raw| STANDARD.encode(raw));
+        let ours = respelled(value.as_bytes()).and_then(|ours| String::from_utf8(ours).ok());
+        let canonical = ours.as_deref().and_then(|ours| {
+            let raw = URL_SAFE.decode(ours.replace('.', "=")).ok()?;
+            Some(URL_SAFE.encode(raw).replace('=', "."))
+        });
         assert_eq!(
-            canonical.as_deref(),
-            Ok(value),
+            canonical, ours,
             "an accepted private cookie is not canonical base64"
         );
         let resealed = fixture.codec.encrypt(plain.clone());
@@ -285,8 +322,10 @@ pub fn signed_id(bytes: &[u8]) {
     let (id, _) = &fixture.known.stored[0];
     let minted = fixture.codec.sign_id(id);
     let edited = tamper(&minted, bytes);
-    if edited == minted.as_bytes() {
-        assert_eq!(fixture.codec.verify_id(&minted), Some((id.clone(), false)));
+    if respelled(&edited) == Some(minted.clone().into_bytes()) {
+        // Unchanged, or the spelling issued before of the same cookie.
+        let edited = String::from_utf8_lossy(&edited);
+        assert_eq!(fixture.codec.verify_id(&edited), Some((id.clone(), false)));
     } else if let Ok(edited) = std::str::from_utf8(&edited) {
         assert_eq!(
             fixture.codec.verify_id(edited),
@@ -315,7 +354,7 @@ pub fn private_cookie(bytes: &[u8]) {
     assert_eq!(fixture.codec.decrypt(&old), Some((plain, true)));
 
     let edited = tamper(&sealed, bytes);
-    if edited != sealed.as_bytes()
+    if respelled(&edited) != Some(sealed.clone().into_bytes())
         && let Ok(edited) = std::str::from_utf8(&edited)
     {
         assert_eq!(
@@ -335,11 +374,11 @@ pub fn cookie_store_record(bytes: &[u8]) {
     let fixture = &*FIXTURE;
     let now = at(NOW);
     let value = text(bytes);
-    if let Some((record, _)) = decode(&fixture.codec, &value, now) {
+    if let Some((record, _)) = decode(&fixture.codec, &value, now, 0) {
         check_record(fixture, &value, &record, now);
     }
     let sealed = fixture.codec.encrypt(value);
-    if let Some((record, old_key)) = decode(&fixture.codec, &sealed, now) {
+    if let Some((record, old_key)) = decode(&fixture.codec, &sealed, now, 0) {
         assert!(!old_key);
         check_record(fixture, &sealed, &record, now);
     }
@@ -348,15 +387,20 @@ pub fn cookie_store_record(bytes: &[u8]) {
 fn check_record(fixture: &Fixture, sealed: &str, record: &Record, now: OffsetDateTime) {
     assert!(!record.is_expired_at(now), "an expired record was accepted");
     assert!(
-        decode(&fixture.codec, sealed, record.expires_at).is_none(),
+        decode(&fixture.codec, sealed, record.expires_at, 0).is_none(),
         "a record was accepted at its expiry"
     );
-    let plain = encode(&record.data, record.created_at, record.expires_at);
+    let plain = encode(&record.data, record.created_at, record.expires_at, 0);
     assert_eq!(
-        encoded_len(&record.data, record.created_at, record.expires_at),
+        encoded_len(&record.data, record.created_at, record.expires_at, 0),
         plain.len()
     );
-    let again = decode(&fixture.codec, &fixture.codec.encrypt(plain.clone()), now);
+    let again = decode(
+        &fixture.codec,
+        &fixture.codec.encrypt(plain.clone()),
+        now,
+        0,
+    );
     assert_eq!(
         again,
         Some((record.clone(), false)),
@@ -489,7 +533,7 @@ pub fn session_load(bytes: &[u8]) -> Loaded {
                 "not re-issued under the current key"
             );
             if let Some(value) = set_cookie {
-                let reissued = decode(&fixture.codec, &value, OffsetDateTime::now_utc());
+                let reissued = decode(&fixture.codec, &value, OffsetDateTime::now_utc(), 0);
                 assert!(reissued.is_some_and(|(record, old)| !old && &record.data == data));
             }
         }

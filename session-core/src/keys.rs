@@ -42,6 +42,11 @@ pub struct KeyRing {
 impl KeyRing {
     /// A ring with one key derived from `secret`, which must be at least
     /// [`MIN_SECRET_LEN`] bytes of random data.
+    ///
+    /// A secret that is long enough but plainly not random (fewer than 8 distinct byte values,
+    /// such as 32 times `a`) is accepted with a `tracing` warning that names where it came from,
+    /// never the secret itself. [`with_previous`](Self::with_previous) and
+    /// [`from_env`](Self::from_env) check each of their secrets the same way.
     pub fn from_secret(secret: &[u8]) -> Result<Self, ConfigError> {
         Ok(Self {
             keys: Arc::from([derive("the session secret", secret)?]),
@@ -130,7 +135,32 @@ fn derive(var: &'static str, secret: &[u8]) -> Result<Key, ConfigError> {
             min: MIN_SECRET_LEN,
         });
     }
+    let distinct = distinct_bytes(secret);
+    if distinct < MIN_DISTINCT_BYTES {
+        // Only the count, never the secret or any part of it.
+        tracing::warn!(
+            target: "session_core::keys",
+            distinct,
+            "{var} uses only {distinct} of the 256 byte values, so it is probably not random; \
+             replace it with one from `openssl rand -base64 48`"
+        );
+    }
     Ok(Key::derive_from(secret))
+}
+
+/// A secret with fewer distinct byte values than this is warned about as probably not random.
+///
+/// Random secrets of the minimum length have many more: 32 random bytes hold about 30 distinct
+/// values, 32 hex digits about 15, 32 base64 characters about 25. Fewer than 8 means a
+/// placeholder (`aaaa…`, `abcabc…`, `00000…`): such a secret is accepted, but it is guessable.
+const MIN_DISTINCT_BYTES: usize = 8;
+
+fn distinct_bytes(secret: &[u8]) -> usize {
+    let mut seen = [false; 256];
+    for &byte in secret {
+        seen[usize::from(byte)] = true;
+    }
+    seen.iter().filter(|&&seen| seen).count()
 }
 
 fn env_var(var: &'static str) -> Result<Option<String>, ConfigError> {
@@ -186,5 +216,78 @@ mod tests {
         let shown = format!("{a:?}");
         assert_eq!(shown, "KeyRing { keys: 1 }");
         assert!(!shown.contains(SECRET));
+    }
+
+    #[test]
+    fn debug_of_a_short_secret_error_is_the_helpful_message() {
+        // What `main() -> Result<(), Box<dyn Error>>` prints after `KeyRing::from_env()?`.
+        let err = KeyRing::from_env_values(Some("hunter2".into()), None).unwrap_err();
+        let shown = format!("{err:?}");
+        assert!(shown.contains("openssl rand -base64 48"), "{shown}");
+        assert!(shown.starts_with("SESSION_SECRET is 7 bytes"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let boxed: Box<dyn std::error::Error> = Box::new(err);
+        assert_eq!(format!("{boxed:?}"), shown);
+    }
+
+    /// Runs `f` with a subscriber that records what is logged, and returns the log.
+    fn logged(f: impl FnOnce()) -> String {
+        use std::sync::{Arc, Mutex};
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let writer = Arc::clone(&log);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || Writer(Arc::clone(&writer)))
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = log.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_low_entropy_secret_is_accepted_with_one_warning_that_hides_it() {
+        let weak = "ab".repeat(20);
+        let log = logged(|| {
+            KeyRing::from_env_values(Some(weak.clone()), None).unwrap();
+        });
+        assert_eq!(log.matches("WARN").count(), 1, "{log}");
+        assert!(
+            log.contains("SESSION_SECRET uses only 2 of the 256 byte values"),
+            "{log}"
+        );
+        assert!(log.contains("openssl rand -base64 48"), "{log}");
+        assert!(!log.contains(&weak[..8]), "the secret is in the log: {log}");
+
+        let log = logged(|| {
+            KeyRing::from_secret(&[b'x'; 32]).unwrap();
+        });
+        assert!(
+            log.contains("the session secret uses only 1 of the 256 byte values"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn random_looking_secrets_raise_no_warning() {
+        let log = logged(|| {
+            KeyRing::from_secret(SECRET.as_bytes()).unwrap();
+            // 32 hex digits and 32 base64 characters, as `openssl rand` prints them.
+            KeyRing::from_secret(b"9f86d081884c7d659a2feaa0c55ad015").unwrap();
+            KeyRing::from_secret(b"n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is").unwrap();
+            KeyRing::generate();
+        });
+        assert_eq!(log, "");
     }
 }

@@ -16,6 +16,7 @@ use crate::error::{ConfigError, Error, Result};
 use crate::id::{IdDigest, SessionId};
 use crate::keys::KeyRing;
 use crate::record::{Changes, Record, whole_seconds};
+use crate::revocation::RevocationEpoch;
 use crate::session::{Origin, Session, State};
 use crate::store::{SessionStore, Storage};
 
@@ -29,12 +30,24 @@ const CREATE_ATTEMPTS: u32 = 8;
 /// before the cycle and finish within this time deliver their changes to the new id.
 const FORWARD_GRACE: Duration = Duration::seconds(60);
 
-/// How many times a forwarded write reads the forwarding pointer while the cycle has not named
-/// the new id yet.
-const FORWARD_ATTEMPTS: u32 = 50;
+/// How long a write that raced an id cycle waits for the cycling request to name the new id
+/// before it fails with [`Error::CycleRace`]: well inside the grace period, and long enough for
+/// a slow store to do the cycle's three round trips.
+const FORWARD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How many times a forwarded write only yields before it starts sleeping between reads of the
+/// forwarding pointer (a fast store finishes the cycle within a few yields).
+const FORWARD_YIELDS: u32 = 8;
+
+/// The longest sleep between two reads of the forwarding pointer.
+const FORWARD_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The key of a forwarding pointer's record that holds the new digest, as hex.
 const FORWARD_TO: &str = "to";
+
+/// The key of a forwarding pointer's record that says the session was destroyed: a cycle that
+/// raced the destroy deletes the record it made, and racing writes are dropped.
+const FORWARD_DESTROYED: &str = "destroyed";
 
 /// The framework-agnostic session engine. Cheap to clone; build one per application.
 ///
@@ -74,6 +87,7 @@ pub(crate) struct Shared {
     absolute: Option<Duration>,
     touch_interval: Duration,
     clock: Option<Clock>,
+    revocation: Option<RevocationEpoch>,
 }
 
 impl SessionManager {
@@ -88,13 +102,24 @@ impl SessionManager {
         let to_time = |d: std::time::Duration| {
             Duration::try_from(d).map_err(|_| ConfigError::Expiry("duration out of range"))
         };
+        let storage = storage.into();
+        let idle = config.idle_timeout().map(to_time).transpose()?;
+        let mut absolute = config.absolute_timeout().map(to_time).transpose()?;
+        #[cfg(feature = "cookie-store")]
+        if matches!(storage, Storage::Cookie) && absolute.is_none() {
+            // A cookie-store cookie cannot be revoked: with idle expiry alone a copy that is
+            // used now and then would live forever, so it gets a fixed end.
+            let lifetime = to_time(config.cookie_store_lifetime)?;
+            absolute = Some(idle.map_or(lifetime, |idle| idle.max(lifetime)));
+        }
         let shared = Shared {
             codec: CookieCodec::new(&config, keys),
-            storage: storage.into(),
-            idle: config.idle_timeout().map(to_time).transpose()?,
-            absolute: config.absolute_timeout().map(to_time).transpose()?,
+            storage,
+            idle,
+            absolute,
             touch_interval: to_time(config.touch_interval)?,
             clock: None,
+            revocation: None,
             config,
         };
         Ok(Self {
@@ -108,6 +133,18 @@ impl SessionManager {
     pub fn with_clock(self, clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
         let mut shared = (*self.shared).clone();
         shared.clock = Some(Arc::new(clock));
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// With the cookie store, refuses every cookie issued under an epoch lower than `epoch`'s
+    /// current value, and issues new cookies under it; see [`RevocationEpoch`]. Server-side
+    /// stores ignore it.
+    #[must_use]
+    pub fn with_revocation_epoch(self, epoch: RevocationEpoch) -> Self {
+        let mut shared = (*self.shared).clone();
+        shared.revocation = Some(epoch);
         Self {
             shared: Arc::new(shared),
         }
@@ -190,7 +227,7 @@ struct Snapshot {
     expires_at: OffsetDateTime,
     cycle: bool,
     destroyed: bool,
-    to_delete: Option<IdDigest>,
+    to_delete: Option<SessionId>,
     /// The whole data for a new session; for a stored one only the keys this request set.
     data: serde_json::Map<String, serde_json::Value>,
     cleared: bool,
@@ -224,7 +261,7 @@ impl Snapshot {
             expires_at: state.expires_at,
             cycle: state.cycle,
             destroyed: state.destroyed,
-            to_delete: state.to_delete,
+            to_delete: state.to_delete.clone(),
             data,
             cleared: state.cleared,
             removed,
@@ -267,49 +304,95 @@ impl Shared {
     pub(crate) async fn load(&self, candidates: &Candidates) -> Result<State> {
         let now = self.now();
         let had_cookie = !candidates.is_empty();
+        if candidates.overflowed() {
+            return Ok(self.ambiguous(now));
+        }
         match &self.storage {
             #[cfg(feature = "cookie-store")]
             Storage::Cookie => {
+                let min_epoch = self.revocation.as_ref().map_or(0, RevocationEpoch::current);
+                let mut found = None;
                 for value in candidates.iter() {
                     if let Some((record, old_key)) =
-                        crate::stores::cookie::decode(&self.codec, value, now)
+                        crate::stores::cookie::decode(&self.codec, value, now, min_epoch)
                     {
-                        return Ok(State::loaded(Origin::Cookie, record, old_key));
+                        if found.is_some() {
+                            return Ok(self.ambiguous(now));
+                        }
+                        found = Some(State::loaded(Origin::Cookie, record, old_key));
                     }
+                }
+                if let Some(state) = found {
+                    return Ok(state);
                 }
                 if had_cookie {
                     tracing::debug!(
-                        "session cookie was forged, corrupt, from another key ring or expired; \
-                         starting a new session"
+                        "session cookie was forged, corrupt, from another key ring, revoked or \
+                         expired; starting a new session"
                     );
                 }
             }
             Storage::Server(store) => {
+                let mut found: Option<State> = None;
                 for value in candidates.iter() {
                     let Some((id, old_key)) = self.codec.verify_id(value) else {
                         tracing::debug!("session cookie failed signature verification; ignored");
                         continue;
                     };
+                    let same = |state: &State| matches!(&state.origin, Origin::Stored { id: known, .. } if *known == id);
+                    if found.as_ref().is_some_and(same) {
+                        continue; // the same id, signed again under another key
+                    }
                     let digest = id.digest();
                     if let Some(record) = store.load(&digest).await?
                         && !record.is_expired_at(now)
                     {
-                        return Ok(State::loaded(
+                        if found.is_some() {
+                            return Ok(self.ambiguous(now));
+                        }
+                        found = Some(State::loaded(
                             Origin::Stored { id, digest },
                             record,
                             old_key,
                         ));
+                        continue;
                     }
                     tracing::debug!(session = %digest, "session unknown or expired; not adopted");
+                }
+                if let Some(state) = found {
+                    return Ok(state);
                 }
             }
         }
         Ok(State::new(now, self.deadline(now, now), had_cookie))
     }
 
-    /// With the cookie store, fails if the session would no longer fit in a cookie.
-    #[cfg_attr(not(feature = "cookie-store"), allow(unused_variables))]
-    pub(crate) fn check_size(&self, state: &State) -> Result<()> {
+    /// The session for a request that carries two valid, different session cookies, or more
+    /// cookies with our name than are tried: one may have been planted by an attacker (cookie
+    /// tossing, from a sibling subdomain or a plain-HTTP page), and nothing tells which is the
+    /// browser's own, so neither is used. The request gets a fresh session.
+    fn ambiguous(&self, now: OffsetDateTime) -> State {
+        tracing::warn!(
+            "a request carried several valid session cookies (or more than are tried); none \
+             was used and it gets a fresh session: another site may be planting session \
+             cookies (cookie tossing); keep the `__Host-` prefix on to stop that"
+        );
+        State::new(now, self.deadline(now, now), true)
+    }
+
+    /// Fails if the session, as `state` now holds it, is over the configured limits: more
+    /// keys than allowed after adding a `new_key`, more bytes than allowed, or (with the
+    /// cookie store) too large for a cookie.
+    pub(crate) fn check_size(&self, state: &State, new_key: bool) -> Result<()> {
+        let max_keys = self.config.max_keys;
+        if new_key && state.data.len() > max_keys {
+            return Err(Error::TooManyKeys { max: max_keys });
+        }
+        let size = crate::record::json_len(&state.data);
+        let max = self.config.max_session_bytes;
+        if size > max {
+            return Err(Error::SessionTooLarge { size, max });
+        }
         match self.storage {
             #[cfg(feature = "cookie-store")]
             Storage::Cookie => {
@@ -317,6 +400,7 @@ impl Shared {
                     &state.data,
                     state.created_at,
                     state.expires_at,
+                    self.epoch(),
                 );
                 self.check_cookie_len(self.codec.encrypted_cookie_len(plain))
             }
@@ -331,6 +415,12 @@ impl Shared {
             return Err(Error::CookieTooLarge { size, max });
         }
         Ok(())
+    }
+
+    /// The revocation epoch new cookie-store cookies are issued under.
+    #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
+    fn epoch(&self) -> u64 {
+        self.revocation.as_ref().map_or(0, RevocationEpoch::current)
     }
 
     fn max_age(&self, expires_at: OffsetDateTime, now: OffsetDateTime) -> Option<Duration> {
@@ -395,15 +485,17 @@ impl Shared {
         now: OffsetDateTime,
     ) -> Result<Option<SetCookie>> {
         if let Some(old) = &snapshot.to_delete {
-            store.delete(old).await?;
-            tracing::debug!(session = %old, "session destroyed");
+            self.destroy(store, old, now).await?;
         }
         match snapshot.origin.clone() {
             Origin::Stored { id, digest } => {
-                let deadline = self.deadline(snapshot.created_at, now);
                 if snapshot.cycle {
+                    // A new id starts a new absolute lifetime: a login late in an anonymous
+                    // session's life must not be cut short by it.
+                    let deadline = self.deadline(now, now);
                     return self.cycle(store, &id, snapshot, deadline, now).await;
                 }
+                let deadline = self.deadline(snapshot.created_at, now);
                 // Writes move the expiry (and re-send the cookie) only as often as reads do,
                 // so that the stored expiry and the browser's cookie move together.
                 let moved = self.touch_due(snapshot.expires_at, deadline);
@@ -478,14 +570,59 @@ impl Shared {
             return Ok(None);
         };
         record.apply(&changes);
+        record.created_at = now;
         let new_id = self.create(store, &record).await?;
         let mut target = Changes::expiry_only(pointer_expiry);
         target.set = pointer_data(&new_id.digest());
         if !store.apply(&forward, &target).await? {
             tracing::debug!(session = %digest, "the forwarding pointer expired before the cycle finished");
         }
+        // A destroy of the old id that raced this cycle marks the pointer after deleting the
+        // old record, then deletes whatever the pointer names. Either it saw the name set just
+        // above and deletes the new record itself, or its mark is visible here: destroy wins.
+        if let Some(pointer) = store.load(&forward).await?
+            && pointer.data.contains_key(FORWARD_DESTROYED)
+        {
+            store.delete(&new_id.digest()).await?;
+            tracing::debug!(session = %digest, "session destroyed while its id was being cycled; the new id was deleted too");
+            return Ok(Some(self.codec.removal()));
+        }
         tracing::debug!(session = %digest, to = %new_id.digest(), "session id cycled");
         Ok(Some(self.id_cookie(&new_id, expires_at, now)))
+    }
+
+    /// Deletes the stored session `id` and anything a concurrent [`cycle`](Self::cycle) of it
+    /// made: after the old record is gone, its forwarding pointer, if a cycle made one, is
+    /// marked destroyed, and a new id the pointer already names is deleted too. A cycle that
+    /// names its new id after the mark sees it and deletes the new record itself.
+    async fn destroy(
+        &self,
+        store: &dyn SessionStore,
+        id: &SessionId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let digest = id.digest();
+        store.delete(&digest).await?;
+        let forward = id.forward_digest();
+        let mut mark = Changes::expiry_only(now.saturating_add(FORWARD_GRACE));
+        mark.set
+            .insert(FORWARD_DESTROYED.to_owned(), serde_json::Value::Bool(true));
+        // Only a cycle that took the old record before the delete above can bring the data
+        // back, and such a cycle made its pointer before its take: no pointer now, no cycle
+        // to stop (a later one finds no record to take), and nothing is left behind.
+        if !store.apply(&forward, &mark).await? {
+            tracing::debug!(session = %digest, "session destroyed");
+            return Ok(());
+        }
+        if let Some(pointer) = store.load(&forward).await?
+            && let Some(to) = pointer.data.get(FORWARD_TO)
+            && let Some(target) = to.as_str().and_then(IdDigest::from_hex)
+        {
+            store.delete(&target).await?;
+            tracing::debug!(session = %digest, to = %target, "session destroyed while its id was being cycled; the new id was deleted too");
+        }
+        tracing::debug!(session = %digest, "session destroyed");
+        Ok(())
     }
 
     /// Delivers the `changes` of a request that loaded the session `id` (stored under `digest`)
@@ -501,15 +638,32 @@ impl Shared {
         changes: &Changes,
     ) -> Result<()> {
         let forward = id.forward_digest();
-        for _ in 0..FORWARD_ATTEMPTS {
+        let started = tokio::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(1);
+        for attempt in 0.. {
             let Some(pointer) = store.load(&forward).await? else {
                 tracing::debug!(session = %digest, "session deleted concurrently; changes dropped");
                 return Ok(());
             };
+            if pointer.data.contains_key(FORWARD_DESTROYED) {
+                tracing::debug!(session = %digest, "session destroyed concurrently; changes dropped");
+                return Ok(());
+            }
             match pointer.data.get(FORWARD_TO) {
                 // The cycling request has taken the old record and not yet named the new id
-                // (one or two store round trips).
-                None => YieldNow::default().await,
+                // (one or two store round trips): wait for it, first by yielding (a fast store
+                // is done within a few), then with growing sleeps, up to a deadline.
+                None => {
+                    if started.elapsed() >= FORWARD_WAIT {
+                        break;
+                    }
+                    if attempt < FORWARD_YIELDS {
+                        YieldNow::default().await;
+                    } else {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(FORWARD_MAX_PAUSE);
+                    }
+                }
                 Some(to) => {
                     let Some(target) = to.as_str().and_then(IdDigest::from_hex) else {
                         tracing::warn!(session = %digest, "the forwarding pointer of a cycled session is damaged; changes dropped");
@@ -526,13 +680,16 @@ impl Shared {
                 }
             }
         }
+        let waited = started.elapsed();
         tracing::warn!(
             session = %digest,
-            attempts = FORWARD_ATTEMPTS,
-            "changes of a request that raced an id cycle were dropped: the cycle never named the \
-             new id (the cycling request failed, or the session was destroyed meanwhile)"
+            waited_ms = waited.as_millis() as u64,
+            "changes of a request that raced an id cycle could not be saved: the cycle did not \
+             name the new id in time (the cycling request failed, or the store is very slow)"
         );
-        Ok(())
+        Err(Error::CycleRace {
+            waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
+        })
     }
 
     #[cfg(feature = "cookie-store")]
@@ -543,15 +700,18 @@ impl Shared {
             let removal = state.had_cookie && changed;
             return Ok(removal.then(|| self.codec.removal()));
         }
+        // A new id (login) starts a new absolute lifetime, as with server-side stores.
         let created_at = match state.origin {
             Origin::New => now,
+            Origin::Stored { .. } | Origin::Cookie if state.cycle => now,
             Origin::Stored { .. } | Origin::Cookie => state.created_at,
         };
         let expires_at = self.deadline(created_at, now);
         if !(changed || state.reissue || self.touch_due(state.expires_at, expires_at)) {
             return Ok(None);
         }
-        let plain = crate::stores::cookie::encode(&state.data, created_at, expires_at);
+        let plain =
+            crate::stores::cookie::encode(&state.data, created_at, expires_at, self.epoch());
         let cookie = self
             .codec
             .set_cookie(self.codec.encrypt(plain), self.max_age(expires_at, now));
@@ -673,11 +833,52 @@ mod tests {
         assert_eq!(landed.data.get("late"), Some(&json!(1)));
     }
 
-    #[tokio::test]
-    async fn a_forwarded_write_gives_up_if_the_pointer_never_names_a_new_id() {
+    /// Time is paused, so the ten seconds of waiting pass at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_forwarded_write_fails_if_the_pointer_never_names_a_new_id() {
         let store = MemoryStore::new();
         let (manager, id, now) = setup(&store);
         pointer(&store, &id, json!({}), now).await;
+        let result = manager
+            .shared
+            .forward(&store, &id, &id.digest(), &late_write(now))
+            .await;
+        assert!(
+            matches!(result, Err(Error::CycleRace { waited_ms }) if waited_ms >= 10_000),
+            "{result:?}"
+        );
+        assert_eq!(store.len(), 1, "only the pointer is stored");
+    }
+
+    /// A slow cycle (here: a second and a half between taking the old record and naming the
+    /// new one) no longer outlasts the write's patience.
+    #[tokio::test(start_paused = true)]
+    async fn a_forwarded_write_waits_for_a_slow_cycle() {
+        let store = MemoryStore::new();
+        let (manager, id, now) = setup(&store);
+        let target = SessionId::generate().unwrap().digest();
+        pointer(&store, &id, json!({}), now).await;
+        let (changes, digest) = (late_write(now), id.digest());
+        let (forwarded, ()) = tokio::join!(
+            manager.shared.forward(&store, &id, &digest, &changes),
+            async {
+                tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+                assert!(store.create(&target, &empty(now)).await.unwrap());
+                let mut name = Changes::expiry_only(now + FORWARD_GRACE);
+                name.set = pointer_data(&target);
+                assert!(store.apply(&id.forward_digest(), &name).await.unwrap());
+            }
+        );
+        forwarded.unwrap();
+        let landed = store.load(&target).await.unwrap().unwrap();
+        assert_eq!(landed.data.get("late"), Some(&json!(1)));
+    }
+
+    #[tokio::test]
+    async fn a_forwarded_write_to_a_destroyed_session_is_dropped_at_once() {
+        let store = MemoryStore::new();
+        let (manager, id, now) = setup(&store);
+        pointer(&store, &id, json!({ FORWARD_DESTROYED: true }), now).await;
         manager
             .shared
             .forward(&store, &id, &id.digest(), &late_write(now))

@@ -9,6 +9,24 @@ pub(crate) fn whole_seconds(time: OffsetDateTime) -> OffsetDateTime {
     time.replace_nanosecond(0).unwrap_or(time)
 }
 
+/// How many bytes `value` takes as compact JSON, without building the string.
+pub(crate) fn json_len(value: &impl Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing into the counter cannot fail, and session data (string keys) always serializes.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
 /// Everything a store holds for one session.
 ///
 /// Timestamps are whole seconds (UTC); the engine never produces sub-second parts, so stores may

@@ -4,8 +4,9 @@
 //!
 //! - A response whose handler used the session ([`Session::is_accessed`](crate::Session::is_accessed))
 //!   gets `Vary: Cookie`, unless its `Vary` already names `Cookie` or `*`.
-//! - A response that carries the session's `Set-Cookie` gets [`CACHE_CONTROL`] when the handler
-//!   set no `Cache-Control` of its own.
+//! - A response whose handler used the session gets [`CACHE_CONTROL`] (`private`) when the
+//!   handler set no `Cache-Control` of its own: a shared cache must not store it at all, with
+//!   or without a `Set-Cookie`.
 //!
 //! The adapters ask [`cache_headers`] what to add, so the rule lives here once:
 //!
@@ -29,9 +30,10 @@ use crate::Session;
 /// The `Vary` value for a response that used the session.
 pub const VARY: &str = "Cookie";
 
-/// The `Cache-Control` value for a response that sets the session cookie and has none of its
-/// own: a cache may keep the page but must not hand the `Set-Cookie` to anyone else.
-pub const CACHE_CONTROL: &str = "no-cache=\"Set-Cookie\"";
+/// The `Cache-Control` value for a response whose handler used the session and that has none
+/// of its own: only the user's own browser may keep it, never a shared cache, so neither the
+/// page nor a `Set-Cookie` reaches another user.
+pub const CACHE_CONTROL: &str = "private";
 
 /// Whether existing `Vary` header values already make caches key on the `Cookie` header.
 pub fn varies_on_cookie<'a>(vary: impl IntoIterator<Item = &'a [u8]>) -> bool {
@@ -53,9 +55,10 @@ pub struct CacheHeaders {
 }
 
 /// What a response must gain besides the session's `Set-Cookie`: `sets_cookie` says whether it
-/// carries one, `has_cache_control` whether the handler set its own `Cache-Control`, and `vary`
-/// yields the response's `Vary` values. The two lookups run only when the answer depends on
-/// them, so a response whose session was never used costs no header lookup.
+/// carries one (a removal cookie after `destroy`, say), `has_cache_control` whether the handler
+/// set its own `Cache-Control`, and `vary` yields the response's `Vary` values. The two lookups
+/// run only when the answer depends on them, so a response whose session was never used costs
+/// no header lookup.
 pub fn cache_headers<'a, V: IntoIterator<Item = &'a [u8]>>(
     session: &Session,
     sets_cookie: bool,
@@ -64,6 +67,7 @@ pub fn cache_headers<'a, V: IntoIterator<Item = &'a [u8]>>(
 ) -> CacheHeaders {
     CacheHeaders {
         vary: (session.is_accessed() && !varies_on_cookie(vary())).then_some(VARY),
-        cache_control: (sets_cookie && !has_cache_control()).then_some(CACHE_CONTROL),
+        cache_control: ((sets_cookie || session.is_accessed()) && !has_cache_control())
+            .then_some(CACHE_CONTROL),
     }
 }

@@ -89,8 +89,9 @@ pub(crate) struct State {
     pub(crate) cycle: bool,
     /// The request destroyed the session it came with.
     pub(crate) destroyed: bool,
-    /// The stored session to delete at the end of the request (after `destroy`).
-    pub(crate) to_delete: Option<IdDigest>,
+    /// The stored session to delete at the end of the request (after `destroy`), with
+    /// whatever a concurrent `cycle_id` of it made.
+    pub(crate) to_delete: Option<SessionId>,
 }
 
 impl State {
@@ -206,9 +207,12 @@ impl Session {
 
     /// Stores `value` under `key`, replacing what was there.
     ///
-    /// Fails with [`Error::KeyTooLong`] for keys over [`MAX_KEY_LEN`] bytes, and, with the
-    /// cookie store, with [`Error::CookieTooLarge`] if the cookie would outgrow what browsers
-    /// keep; a failed `set` changes nothing.
+    /// Fails with [`Error::KeyTooLong`] for keys over [`MAX_KEY_LEN`] bytes, with
+    /// [`Error::SessionTooLarge`] or [`Error::TooManyKeys`] if the session would outgrow the
+    /// configured limits ([`SessionConfig::with_max_session_bytes`](crate::SessionConfig::with_max_session_bytes),
+    /// [`with_max_keys`](crate::SessionConfig::with_max_keys)), and, with the cookie store,
+    /// with [`Error::CookieTooLarge`] if the cookie would outgrow what browsers keep; a failed
+    /// `set` changes nothing.
     pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
         check_key(key)?;
         self.insert(key, to_value(key, value)?).await
@@ -238,7 +242,7 @@ impl Session {
         }
         let mut state = self.state_mut().await?;
         let previous = state.data.insert(key.to_owned(), value);
-        if let Err(error) = self.inner.shared.check_size(&state) {
+        if let Err(error) = self.inner.shared.check_size(&state, previous.is_none()) {
             match previous {
                 Some(previous) => state.data.insert(key.to_owned(), previous),
                 None => state.data.remove(key),
@@ -301,8 +305,8 @@ impl Session {
         let shared = &self.inner.shared;
         let mut state = self.state_mut().await?;
         let to_delete = match &state.origin {
-            Origin::Stored { digest, .. } => Some(*digest),
-            Origin::New | Origin::Cookie => state.to_delete,
+            Origin::Stored { id, .. } => Some(id.clone()),
+            Origin::New | Origin::Cookie => state.to_delete.take(),
         };
         let now = shared.now();
         *state = State {

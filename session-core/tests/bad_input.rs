@@ -1187,11 +1187,181 @@ async fn cookie_store_largest_accepted_session_fits_in_4096_bytes() {
 async fn memory_store_keeps_values_the_cookie_store_refuses() {
     let manager = manager(Kind::Memory);
     let mut browser = Browser::default();
-    let big = "x".repeat(100 * 1024);
+    let big = "x".repeat(60 * 1024);
     let session = browser.session(&manager);
     session.set("big", &big).await.unwrap();
     let set_cookie = browser.finish(&manager, &session).await.expect("a cookie");
     assert!(set_cookie.as_str().len() < 256);
     let session = browser.session(&manager);
     assert_eq!(session.get::<String>("big").await.unwrap(), Some(big));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients that percent-encode cookie values
+// ---------------------------------------------------------------------------------------------
+
+/// `value` with every byte written as `%XX` (upper- or lowercase hex), as an over-eager proxy
+/// might send it.
+fn percent_encode_all(value: &str, lowercase: bool) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if lowercase {
+                format!("%{b:02x}")
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The `Cookie` header a client sends that percent-encodes cookie values the way the `cookie`
+/// crate's `Cookie::encoded` does: actix-web's `TestRequest::cookie`, awc, tower-cookies'
+/// `encoded()`.
+fn encoded_pair(value: &str) -> String {
+    cookie::Cookie::new("session", value).encoded().to_string()
+}
+
+/// Sessions of varied sizes, so that cookie-store values of every length modulo 3 (every
+/// amount of base64 padding) are among them.
+async fn issue_varied(manager: &SessionManager) -> Vec<String> {
+    let mut pairs = Vec::new();
+    for len in 0..12 {
+        let session = manager.session(std::iter::empty::<&[u8]>());
+        session.set("k", "issued").await.unwrap();
+        session.set("pad", &"p".repeat(len)).await.unwrap();
+        let set_cookie = manager.finish(&session, 200).await.unwrap().unwrap();
+        pairs.push(pair(&set_cookie));
+    }
+    pairs
+}
+
+/// A client that percent-encodes its cookies (`=` as `%3D`, `/` as `%2F`, `+` as `%2B`) keeps
+/// its session, on both kinds of store: it used to get a fresh, empty session on every
+/// request, with only a debug log line to show for it.
+#[tokio::test]
+async fn percent_encoded_cookies_still_load() {
+    for kind in KINDS {
+        let manager = manager(kind);
+        for real in issue_varied(&manager).await {
+            let v = value(&real);
+            let cases = [
+                ("as Cookie::encoded sends it", encoded_pair(v)),
+                (
+                    "every byte encoded",
+                    format!("session={}", percent_encode_all(v, false)),
+                ),
+                (
+                    "every byte encoded, lowercase hex",
+                    format!("session={}", percent_encode_all(v, true)),
+                ),
+            ];
+            for (label, header) in &cases {
+                assert_loads_issued(kind, &manager, label, &[header.as_bytes()]).await;
+            }
+        }
+    }
+}
+
+/// Every cookie value the server sends is made only of characters that no client or proxy
+/// percent-encodes (`A-Z a-z 0-9 - _ .`), so encoding it changes nothing. A signed id is the
+/// signed-jar format in URL-safe base64: 43 characters of HMAC tag, `.`, the 43-character id.
+#[tokio::test]
+async fn set_cookie_values_need_no_percent_encoding() {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    for kind in KINDS {
+        let manager = manager(kind);
+        for real in issue_varied(&manager).await {
+            let v = value(&real);
+            assert!(v.bytes().all(safe), "{kind:?} store: {v}");
+            assert_eq!(encoded_pair(v), real, "{kind:?} store: encoding changed it");
+            if kind == Kind::Memory {
+                assert_eq!(v.len(), 87, "{v}");
+                assert_eq!(&v[43..44], ".", "{v}");
+            }
+        }
+    }
+}
+
+/// The value in the format issued before URL-safe base64: the `cookie` crate's standard
+/// base64 (`+`, `/`, `=` padding). For a signed id only its tag was standard base64; the id
+/// after it was always URL-safe.
+fn old_format(kind: Kind, value: &str) -> String {
+    let standard = |text: &str| -> String {
+        text.chars()
+            .map(|c| match c {
+                '-' => '+',
+                '_' => '/',
+                '.' => '=',
+                c => c,
+            })
+            .collect()
+    };
+    match kind {
+        Kind::Memory => format!("{}{}", standard(&value[..44]), &value[44..]),
+        Kind::Cookie => standard(value),
+    }
+}
+
+/// Cookies issued before the change (standard base64) still load, sent as they were issued
+/// and percent-encoded, so no one is logged out by the upgrade; and a value that mixes the two
+/// alphabets is neither.
+#[tokio::test]
+async fn cookies_in_the_old_standard_base64_format_still_load() {
+    for kind in KINDS {
+        let manager = manager(kind);
+        let mut checked_a_changed_value = false;
+        for real in issue_varied(&manager).await {
+            let old = old_format(kind, value(&real));
+            checked_a_changed_value |= old != value(&real);
+            let plain = format!("session={old}");
+            assert_loads_issued(kind, &manager, "the old format", &[plain.as_bytes()]).await;
+            let encoded = encoded_pair(&old);
+            assert_loads_issued(
+                kind,
+                &manager,
+                "the old format, encoded",
+                &[encoded.as_bytes()],
+            )
+            .await;
+        }
+        assert!(
+            checked_a_changed_value,
+            "{kind:?}: no value differed in the old format"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NUL characters
+// ---------------------------------------------------------------------------------------------
+
+/// NUL in keys and values, nested too, comes back exactly through a request round trip on both
+/// kinds of store (the server-side stores each run the same check in the store contract suite).
+#[tokio::test]
+async fn nul_in_keys_and_values_round_trips() {
+    let value = json!({"in\0ner": ["a\0b", {"\0": "\0\0"}]});
+    for kind in KINDS {
+        let manager = manager(kind);
+        let mut browser = Browser::default();
+        let session = browser.session(&manager);
+        session.set("nul\0key", "nul\0value").await.unwrap();
+        session.set("\0", &value).await.unwrap();
+        browser.finish(&manager, &session).await.expect("a cookie");
+
+        let session = browser.session(&manager);
+        assert_eq!(
+            session.get::<String>("nul\0key").await.unwrap().as_deref(),
+            Some("nul\0value"),
+            "{kind:?}"
+        );
+        assert_eq!(
+            session.get::<serde_json::Value>("\0").await.unwrap(),
+            Some(value.clone())
+        );
+        assert!(
+            !session.has("nul").await.unwrap(),
+            "{kind:?}: the key was cut at the NUL"
+        );
+    }
 }

@@ -322,9 +322,12 @@ async fn a_destroy_racing_the_cycle_leaves_nothing_behind() {
     writer.set("late", &1).await.unwrap();
     assert_eq!(app.finish(writer).await.unwrap(), None);
     assert_eq!(app.entries(&old).await, json!({}), "the session came back");
-    // Only the pointer, naming no id, is left; it expires within a minute.
+    // Only the pointer, marked destroyed and naming no id, is left; it expires within a minute.
     assert_eq!(app.store.inner.len(), 1, "something was left or revived");
-    assert_eq!(app.stored(&app.store.created(2)).await, Some(json!({})));
+    assert_eq!(
+        app.stored(&app.store.created(2)).await,
+        Some(json!({"destroyed": true}))
+    );
 }
 
 /// Two requests cycling one session at once: the one whose take gets the record makes the one
@@ -424,7 +427,81 @@ async fn a_forwarded_write_never_recreates_a_destroyed_new_session() {
     assert_eq!(app.entries(&new).await, json!({}));
     assert_eq!(
         app.store.failed_applies.load(Ordering::SeqCst),
-        2,
-        "one apply to the old id and one to the new"
+        3,
+        "one apply to the old id and one to the new, and the logout's mark on the new id's \
+         forwarding pointer (there is none: nothing cycled the new id)"
+    );
+}
+
+/// A logout (`destroy`) that loaded the session before a login cycled its id, and lands after
+/// the cycle has finished: the new id held the user, and used to survive the logout. Now the
+/// destroy follows the old id's forwarding pointer and deletes the new record too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_landing_after_a_finished_cycle_deletes_the_new_id() {
+    let app = App::new();
+    let old = app.login().await;
+    let destroyer = app.loaded(&old).await;
+    let cycler = app.loaded(&old).await;
+    cycler.set("role", "admin").await.unwrap();
+    cycler.cycle_id().await.unwrap();
+    let new = pair(&app.finish(cycler).await.unwrap().unwrap());
+    assert_eq!(
+        app.entries(&new).await,
+        json!({"user": "ada", "role": "admin"})
+    );
+
+    destroyer.destroy().await.unwrap();
+    let removal = app.finish(destroyer).await.unwrap().unwrap();
+    assert!(removal.is_removal());
+    assert_eq!(
+        app.entries(&new).await,
+        json!({}),
+        "the new id survived the logout"
+    );
+    assert_eq!(app.stored(&app.store.created(3)).await, None);
+    // Only the old id's pointer is left (marked destroyed); it expires within a minute.
+    assert_eq!(
+        app.store.inner.len(),
+        1,
+        "something was left: {:?}",
+        app.store
+    );
+}
+
+/// The same race with the destroy landing while the cycle is between taking the old record and
+/// creating the new one: the destroy marks the pointer, the cycle sees the mark after naming its
+/// new id, deletes the new record and answers with a removal cookie.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_landing_inside_a_cycle_makes_the_cycle_delete_its_new_id() {
+    let app = App::new();
+    let old = app.login().await;
+    let destroyer = app.loaded(&old).await;
+    let cycler = app.loaded(&old).await;
+    cycler.cycle_id().await.unwrap();
+
+    let mut create = app.store.hold_create(3);
+    let cycling = app.finish(cycler);
+    create.reached().await;
+    destroyer.destroy().await.unwrap();
+    assert!(app.finish(destroyer).await.unwrap().unwrap().is_removal());
+    create.release();
+    let answer = cycling
+        .await
+        .unwrap()
+        .expect("the cycle answers with a cookie");
+    assert!(
+        answer.is_removal(),
+        "the cycle gave out a live id after the logout"
+    );
+    assert_eq!(
+        app.stored(&app.store.created(3)).await,
+        None,
+        "the new id survived"
+    );
+    assert_eq!(
+        app.store.inner.len(),
+        1,
+        "something was left: {:?}",
+        app.store
     );
 }

@@ -330,7 +330,7 @@ async fn new_session_cookie_has_secure_defaults() {
         .request(None, 200, |s| async move { s.set("k", "v").await.unwrap() })
         .await
         .unwrap();
-    assert!(set.as_str().starts_with("session="));
+    assert!(set.as_str().starts_with("__Host-session="), "{set:?}");
     assert_eq!(attribute(&set, "HttpOnly"), Some(""));
     assert_eq!(attribute(&set, "Secure"), Some(""));
     assert_eq!(attribute(&set, "SameSite"), Some("Lax"));
@@ -645,7 +645,7 @@ async fn destroy_deletes_the_record_and_sends_a_removal_cookie() {
         .expect("destroy sends a cookie");
     assert!(set.is_removal());
     assert_eq!(attribute(&set, "Max-Age"), Some("0"));
-    assert!(set.as_str().starts_with("session=;"));
+    assert!(set.as_str().starts_with("__Host-session=;"));
     assert_eq!(app.store.deletes.load(Ordering::SeqCst), 1);
     assert_eq!(
         app.store.inner.len(),
@@ -1146,5 +1146,118 @@ mod cookie_store {
             .request(None, 500, |s| async move { s.set("k", &1).await.unwrap() })
             .await;
         assert_eq!(set, None);
+    }
+}
+
+/// A login (an id cycle) late in an anonymous session's life starts a new absolute lifetime:
+/// the user is not logged out minutes after logging in, on either kind of store.
+#[tokio::test]
+async fn a_login_restarts_the_absolute_lifetime() {
+    let expiry = Expiry::IdleAndAbsolute {
+        idle: StdDuration::from_secs(3600),
+        absolute: StdDuration::from_secs(8 * 3600),
+    };
+    let config = SessionConfig::default().with_expiry(expiry);
+    for app in [App::new(config.clone()), App::cookie_store(config.clone())] {
+        let mut cookie = app.login().await;
+        for _ in 0..15 {
+            app.advance(Duration::minutes(30)); // 7.5 hours in all
+            if let Some(set) = app
+                .request(Some(&cookie), 200, |s| async move {
+                    s.set("seen", &true).await.unwrap();
+                })
+                .await
+            {
+                cookie = pair(&set);
+            }
+        }
+        let set = app
+            .request(Some(&cookie), 200, |s| async move {
+                assert!(!s.is_new().await.unwrap(), "the anonymous session is alive");
+                s.set("role", "admin").await.unwrap();
+                s.cycle_id().await.unwrap();
+            })
+            .await
+            .expect("a cycle sends the new id");
+        let cookie = pair(&set);
+        app.advance(Duration::minutes(50)); // 8 h 20 min after the anonymous session began
+        assert!(
+            !app.is_new(&cookie).await,
+            "logged out 50 minutes after login"
+        );
+    }
+}
+
+/// The cookie store: a cookie copied earlier and replayed is refused once the revocation epoch
+/// was raised, while newly issued cookies work.
+#[tokio::test]
+async fn raising_the_revocation_epoch_refuses_every_earlier_cookie_store_cookie() {
+    let epoch = session_core::RevocationEpoch::new(1);
+    let mut app = App::cookie_store(SessionConfig::default());
+    app.manager = app.manager.clone().with_revocation_epoch(epoch.clone());
+    let copied = app.login().await;
+    assert!(!app.is_new(&copied).await);
+    epoch.raise();
+    assert!(app.is_new(&copied).await, "a revoked cookie was accepted");
+    let fresh = app.login().await;
+    assert!(
+        !app.is_new(&fresh).await,
+        "a cookie of the new epoch is refused"
+    );
+}
+
+/// Cookie tossing: a request that carries two valid session cookies of different sessions
+/// (one planted by an attacker, say) uses neither and gets a fresh session, on both kinds of
+/// store; the same cookie sent twice is still one session.
+#[tokio::test]
+async fn two_valid_session_cookies_of_different_sessions_are_ambiguous() {
+    for app in [
+        App::new(SessionConfig::default()),
+        App::cookie_store(SessionConfig::default()),
+    ] {
+        let victim = app.login().await;
+        let attacker = app.login().await;
+        assert_ne!(victim, attacker);
+        for header in [
+            format!("{attacker}; {victim}"),
+            format!("{victim}; {attacker}"),
+        ] {
+            assert!(
+                app.is_new(&header).await,
+                "one of two sessions was picked: {header}"
+            );
+        }
+        assert!(!app.is_new(&format!("{victim}; {victim}")).await);
+        // Junk before the real cookie beyond what is tried: not the browser's own either.
+        let name = victim.split('=').next().unwrap();
+        let junk: String = (0..4).map(|i| format!("{name}=junk{i}; ")).collect();
+        assert!(app.is_new(&format!("{junk}{attacker}")).await);
+        assert!(!app.is_new(&format!("{name}=junk; {victim}")).await);
+    }
+}
+
+/// A session cannot outgrow its configured limits on any store: the write that would is refused
+/// with a typed error and changes nothing.
+#[tokio::test]
+async fn writes_past_the_size_and_key_limits_are_refused() {
+    let config = SessionConfig::default()
+        .with_max_session_bytes(1000)
+        .with_max_keys(2);
+    for app in [App::new(config.clone()), App::cookie_store(config.clone())] {
+        app.request(None, 200, |s| async move {
+            let err = s.set("big", &"x".repeat(1000)).await.unwrap_err();
+            assert!(
+                matches!(err, Error::SessionTooLarge { max: 1000, .. }),
+                "{err:?}"
+            );
+            assert!(!s.has("big").await.unwrap());
+            s.set("a", &1).await.unwrap();
+            s.set("b", &2).await.unwrap();
+            let err = s.set("c", &3).await.unwrap_err();
+            assert!(matches!(err, Error::TooManyKeys { max: 2 }), "{err:?}");
+            s.set("a", &"y".repeat(900)).await.unwrap();
+            assert_eq!(s.keys().await.unwrap(), ["a", "b"]);
+        })
+        .await;
     }
 }

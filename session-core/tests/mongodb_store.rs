@@ -447,7 +447,7 @@ async fn migrate_over_a_conflicting_index_says_what_to_do() {
         .build();
     collection.create_index(other).await.unwrap();
     let error = MongoStore::new(collection).migrate().await.unwrap_err();
-    let text = error.to_string();
+    let text = common::chain(&error);
     assert!(text.contains("drop it and migrate again"), "{text}");
 }
 

@@ -491,7 +491,7 @@ async fn debug_and_errors_never_show_the_password() {
     // A failing statement names the operation and the table.
     let missing = store.clone().with_table_name("never_migrated").unwrap();
     let error = missing.load(&fresh_id()).await.unwrap_err();
-    let message = error.to_string();
+    let message = common::chain(&error);
     assert!(
         message.contains("load") && message.contains("never_migrated"),
         "{message}"
@@ -552,7 +552,7 @@ async fn operations_fail_promptly_while_the_server_is_down_and_recover() {
         .await
         .expect("load hung while the server was down");
     let error = load.expect_err("load succeeded with the server down");
-    let message = error.to_string();
+    let message = common::chain(&error);
     assert!(
         message.contains("load") && message.contains("sessions_"),
         "{message}"

@@ -368,7 +368,7 @@ async fn an_unopenable_database_is_an_error_naming_the_path() {
     let error = SqliteStore::connect(&format!("sqlite:{path}"))
         .await
         .expect_err("opened a database in a missing directory");
-    let message = error.to_string();
+    let message = common::chain(&error);
     assert!(message.contains(path), "{message}");
     assert!(message.contains("SQLite"), "{message}");
 
@@ -376,7 +376,7 @@ async fn an_unopenable_database_is_an_error_naming_the_path() {
         .await
         .expect_err("accepted a bad URL");
     assert!(
-        error.to_string().contains("not a valid SQLite URL"),
+        common::chain(&error).contains("not a valid SQLite URL"),
         "{error}"
     );
 }
@@ -388,7 +388,7 @@ async fn a_failing_statement_names_the_operation_and_the_table() {
         .with_table_name("never_migrated")
         .unwrap();
     let error = store.load(&fresh_id()).await.unwrap_err();
-    let message = error.to_string();
+    let message = common::chain(&error);
     assert!(message.contains("load"), "{message}");
     assert!(message.contains("never_migrated"), "{message}");
     assert!(

@@ -1,8 +1,6 @@
 //! The cookie store's payload: the whole record as compact JSON, sealed in a private cookie.
 //! See [`Storage::Cookie`](crate::Storage::Cookie) for its trade-offs.
 
-use std::io;
-
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -13,11 +11,15 @@ use crate::record::Record;
 /// Bumped if the payload layout ever changes; cookies of another version are ignored.
 const VERSION: u8 = 1;
 
+/// The payload as written: `r`, the revocation epoch it was issued under, is left out while it
+/// is 0, so cookies of apps that never revoke stay as small as before it existed.
 #[derive(Serialize)]
 struct PayloadRef<'a> {
     v: u8,
     c: i64,
     e: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    r: u64,
     d: &'a Map<String, Value>,
 }
 
@@ -26,30 +28,39 @@ struct Payload {
     v: u8,
     c: i64,
     e: i64,
+    #[serde(default)]
+    r: u64,
     d: Map<String, Value>,
+}
+
+fn is_zero(epoch: &u64) -> bool {
+    *epoch == 0
 }
 
 fn payload(
     data: &Map<String, Value>,
     created: OffsetDateTime,
     expires: OffsetDateTime,
+    epoch: u64,
 ) -> PayloadRef<'_> {
     PayloadRef {
         v: VERSION,
         c: created.unix_timestamp(),
         e: expires.unix_timestamp(),
+        r: epoch,
         d: data,
     }
 }
 
-/// The plaintext for a cookie-store cookie.
+/// The plaintext for a cookie-store cookie issued under the revocation `epoch`.
 pub(crate) fn encode(
     data: &Map<String, Value>,
     created: OffsetDateTime,
     expires: OffsetDateTime,
+    epoch: u64,
 ) -> String {
     // Serializing a map with string keys into a String cannot fail.
-    serde_json::to_string(&payload(data, created, expires)).unwrap_or_default()
+    serde_json::to_string(&payload(data, created, expires, epoch)).unwrap_or_default()
 }
 
 /// The length `encode` would produce, without building the string.
@@ -57,32 +68,23 @@ pub(crate) fn encoded_len(
     data: &Map<String, Value>,
     created: OffsetDateTime,
     expires: OffsetDateTime,
+    epoch: u64,
 ) -> usize {
-    struct Counter(usize);
-    impl io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    let _ = serde_json::to_writer(&mut counter, &payload(data, created, expires));
-    counter.0
+    crate::record::json_len(&payload(data, created, expires, epoch))
 }
 
 /// Decrypts and parses a cookie-store cookie value. Returns the record and whether it was sealed
-/// under an older key; `None` for anything forged, corrupt, of another version, or expired.
+/// under an older key; `None` for anything forged, corrupt, of another version, expired, or
+/// issued under a revocation epoch below `min_epoch`.
 pub(crate) fn decode(
     codec: &CookieCodec,
     value: &str,
     now: OffsetDateTime,
+    min_epoch: u64,
 ) -> Option<(Record, bool)> {
     let (plain, old_key) = codec.decrypt(value)?;
     let payload: Payload = serde_json::from_str(&plain).ok()?;
-    if payload.v != VERSION {
+    if payload.v != VERSION || payload.r < min_epoch {
         return None;
     }
     let record = Record::new(
@@ -113,29 +115,45 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        let plain = encode(&data, at(1_000), at(2_000));
-        assert_eq!(plain.len(), encoded_len(&data, at(1_000), at(2_000)));
+        let plain = encode(&data, at(1_000), at(2_000), 0);
+        assert_eq!(plain.len(), encoded_len(&data, at(1_000), at(2_000), 0));
+        assert!(!plain.contains("\"r\""), "epoch 0 is not written: {plain}");
         let sealed = codec.encrypt(plain);
 
-        let (record, old) = decode(&codec, &sealed, at(1_500)).unwrap();
+        let (record, old) = decode(&codec, &sealed, at(1_500), 0).unwrap();
         assert!(!old);
         assert_eq!(record, Record::new(data, at(1_000), at(2_000)));
         assert!(
-            decode(&codec, &sealed, at(2_000)).is_none(),
+            decode(&codec, &sealed, at(2_000), 0).is_none(),
             "expired at its deadline"
         );
+    }
+
+    #[test]
+    fn cookies_from_an_older_revocation_epoch_are_refused() {
+        let codec = CookieCodec::new(&SessionConfig::default(), KeyRing::generate());
+        let data = json!({"user": 7}).as_object().unwrap().clone();
+        let plain = encode(&data, at(1_000), at(2_000), 3);
+        assert_eq!(plain.len(), encoded_len(&data, at(1_000), at(2_000), 3));
+        let sealed = codec.encrypt(plain);
+        for (min_epoch, accepted) in [(0, true), (3, true), (4, false)] {
+            let opened = decode(&codec, &sealed, at(1_500), min_epoch);
+            assert_eq!(opened.is_some(), accepted, "epoch 3 against {min_epoch}");
+        }
+        let unrevocable = codec.encrypt(encode(&data, at(1_000), at(2_000), 0));
+        assert!(decode(&codec, &unrevocable, at(1_500), 1).is_none());
     }
 
     #[test]
     fn refuses_other_rings_and_foreign_payloads() {
         let codec = CookieCodec::new(&SessionConfig::default(), KeyRing::generate());
         let other = CookieCodec::new(&SessionConfig::default(), KeyRing::generate());
-        let sealed = other.encrypt(encode(&Map::new(), at(1), at(9_999_999_999)));
-        assert!(decode(&codec, &sealed, at(2)).is_none());
+        let sealed = other.encrypt(encode(&Map::new(), at(1), at(9_999_999_999), 0));
+        assert!(decode(&codec, &sealed, at(2), 0).is_none());
 
         for plain in ["not json", "{}", r#"{"v":2,"c":1,"e":99999999999,"d":{}}"#] {
             let sealed = codec.encrypt(plain.to_owned());
-            assert!(decode(&codec, &sealed, at(2)).is_none(), "{plain}");
+            assert!(decode(&codec, &sealed, at(2), 0).is_none(), "{plain}");
         }
     }
 }

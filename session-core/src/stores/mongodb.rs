@@ -692,7 +692,11 @@ mod tests {
 
         let error = encode_value("deep", &nest(MAX_DEPTH + 1)).unwrap_err();
         assert!(matches!(error, StoreError::Codec(_)), "{error:?}");
-        assert!(error.to_string().contains("\"deep\""), "{error}");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert!(
+            source.as_deref().is_some_and(|s| s.contains("\"deep\"")),
+            "{error}: {source:?}"
+        );
         assert!(encode_value("k", &nest(1_000)).is_err());
     }
 

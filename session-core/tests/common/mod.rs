@@ -89,3 +89,17 @@ pub fn bad_input() -> Map<String, Value> {
     data.insert("null".to_owned(), Value::Null);
     data
 }
+
+/// An error and its causes, as `error: cause: cause`, the way a log that walks the chain shows
+/// it: each layer says only its own part, so a test looks for text anywhere in the chain.
+#[allow(dead_code)]
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
+}
