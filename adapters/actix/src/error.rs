@@ -13,7 +13,7 @@ const BODY: &str = "Internal Server Error";
 /// A failed session operation, returned from a handler: it becomes an opaque
 /// `500 Internal Server Error` and its detail is logged with `tracing::error!`, never sent.
 ///
-/// `?` converts a [`session_core::Error`] into it:
+/// `?` converts a session [`Error`](crate::Error) into it:
 ///
 /// ```
 /// use session_actix::{Session, SessionError};
@@ -77,18 +77,20 @@ impl ResponseError for SessionError {
 
 /// The response for every session failure: no detail, no `Set-Cookie`.
 pub(crate) fn opaque_response() -> HttpResponse {
+    plain_500(BODY)
+}
+
+/// A `500 Internal Server Error` with a plain-text `body`.
+pub(crate) fn plain_500(body: &'static str) -> HttpResponse {
     HttpResponse::InternalServerError()
         .insert_header((
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         ))
-        .body(BODY)
+        .body(body)
 }
 
-/// Logs a session error with its whole source chain.
+/// Logs a session error with its whole source chain, each part once.
 pub(crate) fn log_error(error: &session_core::Error, message: &str) {
-    tracing::error!(
-        error = error as &(dyn std::error::Error + 'static),
-        "{message}"
-    );
+    tracing::error!(error = %session_core::ErrorChain::new(error), "{message}");
 }

@@ -11,12 +11,18 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use session_core::SessionSchema;
 
-use crate::error::opaque_response;
+use crate::error::{opaque_response, plain_500};
+
+/// What the log says, and in debug builds the response body too, when a handler asks for a
+/// session in an app without [`SessionMiddleware`](crate::SessionMiddleware).
+const MISSING_MIDDLEWARE: &str = "session-actix: no SessionMiddleware is installed; wrap the \
+    App with `.wrap(SessionMiddleware::new(manager))` before using the `Session` or \
+    `TypedSession` extractor";
 
 /// The request's session, put there by [`SessionMiddleware`](crate::SessionMiddleware).
 ///
-/// An extractor: take it as a handler argument. It dereferences to [`session_core::Session`],
-/// whose methods (`get`, `set`, `has`, `delete`, `clear`, `cycle_id`, `destroy`, ...) load the
+/// An extractor: take it as a handler argument. It dereferences to
+/// [`CoreSession`](crate::CoreSession), whose methods (`get`, `set`, `has`, `delete`, `clear`, `cycle_id`, `destroy`, ...) load the
 /// session on first use and record what the handler changed; the middleware saves the changes
 /// and sets the cookie after the handler returns. Clones share the same session.
 ///
@@ -138,23 +144,24 @@ fn request_session(req: &HttpRequest) -> Result<session_core::Session, MissingSe
     if let Some(session) = req.extensions().get::<session_core::Session>() {
         return Ok(session.clone());
     }
-    tracing::error!(
-        "no session middleware on this app: wrap it with `SessionMiddleware::new(manager)` \
-         (`App::new().wrap(...)`) before using the `Session` or `TypedSession` extractor"
-    );
+    tracing::error!("{MISSING_MIDDLEWARE}");
     Err(MissingSessionMiddleware)
 }
 
 /// The error of [`Session`] and [`TypedSession`] when the app has no
-/// [`SessionMiddleware`](crate::SessionMiddleware): an opaque 500, with an error in the log that
-/// says how to install the middleware.
+/// [`SessionMiddleware`](crate::SessionMiddleware): a 500, with an error in the log that says how
+/// to install the middleware.
+///
+/// In debug builds (`cfg(debug_assertions)`) the response body says it too, so the mistake is
+/// plain in the browser during development; release builds answer the same opaque
+/// `Internal Server Error` as every other session failure.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct MissingSessionMiddleware;
 
 impl fmt::Display for MissingSessionMiddleware {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no session middleware: wrap the App with `SessionMiddleware::new(manager)`")
+        f.write_str(MISSING_MIDDLEWARE)
     }
 }
 
@@ -166,6 +173,9 @@ impl ResponseError for MissingSessionMiddleware {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if cfg!(debug_assertions) {
+            return plain_500(MISSING_MIDDLEWARE);
+        }
         opaque_response()
     }
 }

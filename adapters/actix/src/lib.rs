@@ -75,6 +75,31 @@
 //! - Unlike actix-session's, the session is `Send + Sync`: it can move into a spawned task (but
 //!   changes made after the response is sent are not saved).
 //!
+//! ## Session code shared between handlers and frameworks
+//!
+//! [`Session`] is this crate's extractor; it dereferences to the framework-free session handle,
+//! re-exported here as [`CoreSession`] (session-core's `Session`). Write helpers against
+//! `&CoreSession` and call them with `&session`: the same helper serves handlers of `session-axum`
+//! and `session-rocket`, whose `Session` dereferences to the same type.
+//!
+//! ```
+//! use session_actix::{CoreSession, Session, SessionError};
+//!
+//! /// Framework-free: nothing here names actix-web.
+//! async fn count_visit(session: &CoreSession) -> session_actix::Result<u32> {
+//!     let visits = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
+//!     session.set("visits", &visits).await?;
+//!     Ok(visits)
+//! }
+//!
+//! async fn handler(session: Session) -> Result<String, SessionError> {
+//!     Ok(format!("visit number {}", count_visit(&session).await?))
+//! }
+//!
+//! // The typed handles wrap the same type: `AuthSession::from(session.into_inner())`.
+//! let _: fn(Session) -> CoreSession = Session::into_inner;
+//! ```
+//!
 //! ## Features
 //!
 //! The features of `session-core`, forwarded under the same names:
@@ -95,5 +120,10 @@ mod middleware;
 pub use crate::error::SessionError;
 pub use crate::extract::{MissingSessionMiddleware, Session, TypedSession};
 pub use crate::middleware::{SessionMiddleware, SessionService};
+/// session-core's `Session`, the framework-free handle that [`Session`] dereferences to, under
+/// a name that does not clash with the extractor: write helpers shared between handlers, or
+/// between frameworks, against `&CoreSession`.
+#[doc(no_inline)]
+pub use session_core::Session as CoreSession;
 #[doc(no_inline)]
 pub use session_core::*;

@@ -240,13 +240,24 @@ async fn errors_from_inner_services_pass_through_finish_with_their_status() {
     assert!(bad.set_cookies.is_empty(), "{bad:?}");
 }
 
+/// The body of a missing-middleware 500: the install hint in debug builds (tests run in one),
+/// the opaque body in release builds.
+const MISSING_MIDDLEWARE_BODY: &str = if cfg!(debug_assertions) {
+    "session-actix: no SessionMiddleware is installed; wrap the App with \
+     `.wrap(SessionMiddleware::new(manager))` before using the `Session` or `TypedSession` \
+     extractor"
+} else {
+    OPAQUE_BODY
+};
+
 #[actix_web::test]
-async fn missing_middleware_is_an_opaque_500() {
+async fn missing_middleware_is_a_500_whose_body_says_how_to_install_it_in_debug_builds() {
     let app = test::init_service(App::new().configure(routes)).await;
     for uri in ["/set", "/untouched"] {
         let reply = send(&app, get(uri, None).to_request()).await;
         assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(reply.body, OPAQUE_BODY);
+        assert_eq!(reply.body, MISSING_MIDDLEWARE_BODY);
+        assert!(reply.set_cookies.is_empty(), "{reply:?}");
         assert_eq!(
             reply.content_type.as_deref(),
             Some("text/plain; charset=utf-8")
@@ -255,7 +266,7 @@ async fn missing_middleware_is_an_opaque_500() {
     let typed = test::init_service(App::new().route("/login", web::post().to(login))).await;
     let reply = send(&typed, TestRequest::post().uri("/login").to_request()).await;
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(reply.body, OPAQUE_BODY);
+    assert_eq!(reply.body, MISSING_MIDDLEWARE_BODY);
 }
 
 /// A memory store whose `apply` always fails with a detail that must not reach the client.
@@ -297,6 +308,13 @@ async fn store_failure_at_the_end_of_a_request_is_an_opaque_500() {
             .configure(routes),
     )
     .await;
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     // The first write creates the session; the second one applies changes to it, and fails.
     let cookie = send(&app, get("/set", None).to_request()).await.cookie();
     let reply = send(&app, get("/set", Some(&cookie)).to_request()).await;
@@ -304,6 +322,29 @@ async fn store_failure_at_the_end_of_a_request_is_an_opaque_500() {
     assert_eq!(reply.body, OPAQUE_BODY);
     assert!(!reply.body.contains("secret-detail-xyz"));
     assert!(reply.set_cookies.is_empty(), "{reply:?}");
+    // The log has the whole chain, each cause once.
+    let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("UTF-8");
+    assert!(
+        text.contains(
+            "error=the session store failed: the session store back end failed: secret-detail-xyz"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("secret-detail-xyz").count(), 1, "{text}");
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 async fn wrong_type(session: Session) -> Result<String, SessionError> {

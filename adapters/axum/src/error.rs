@@ -7,7 +7,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
 
-/// A failed session call, as a handler error: `?` converts [`session_core::Error`] into it, and
+/// A failed session call, as a handler error: `?` converts [`Error`](crate::Error) into it, and
 /// it answers `500 Internal Server Error` with a body that says nothing more, after logging the
 /// error with `tracing`.
 ///
@@ -62,7 +62,7 @@ impl std::error::Error for SessionError {
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         tracing::error!(
-            error = &self.0 as &dyn std::error::Error,
+            error = %session_core::ErrorChain::new(&self.0),
             "a session call failed; answering 500"
         );
         opaque_500().into_response()

@@ -12,8 +12,15 @@ use session_core::SessionSchema;
 
 use crate::error::opaque_500;
 
-/// The request's session, as an axum extractor: the raw API of [`session_core::Session`]
-/// (`get`, `set`, `has`, `delete`, `cycle_id`, `destroy`, …) through `Deref`.
+/// What the log says, and in debug builds the response body too, when a handler asks for a
+/// session on a router without [`SessionLayer`](crate::SessionLayer).
+const MISSING_LAYER: &str = "session-axum: no SessionLayer is installed; add \
+    `.layer(SessionLayer::new(manager))` to the Router, after the routes that use `Session` or \
+    `TypedSession`";
+
+/// The request's session, as an axum extractor: the raw API of
+/// [`CoreSession`](crate::CoreSession) (`get`, `set`, `has`, `delete`, `cycle_id`, `destroy`, …)
+/// through `Deref`.
 ///
 /// Cheap to clone; every clone is the same session. Needs
 /// [`SessionLayer`](crate::SessionLayer) on the router.
@@ -64,10 +71,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
         match parts.extensions.get::<session_core::Session>() {
             Some(session) => Ok(Self(session.clone())),
             None => {
-                tracing::error!(
-                    "no session layer on this router: add `.layer(SessionLayer::new(manager))` \
-                     to the Router (after the routes that use `Session` or `TypedSession`)"
-                );
+                tracing::error!("{MISSING_LAYER}");
                 Err(MissingSessionLayer)
             }
         }
@@ -130,15 +134,19 @@ impl<S: Send + Sync, T: SessionSchema> FromRequestParts<S> for TypedSession<T> {
 }
 
 /// The rejection of [`Session`] and [`TypedSession`] when the router has no
-/// [`SessionLayer`](crate::SessionLayer): an opaque 500, with an error in the log that says how
-/// to install the layer.
+/// [`SessionLayer`](crate::SessionLayer): a 500, with an error in the log that says how to
+/// install the layer.
+///
+/// In debug builds (`cfg(debug_assertions)`) the response body says it too, so the mistake is
+/// plain in the browser during development; release builds answer the same opaque
+/// `Internal Server Error` as every other session failure.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct MissingSessionLayer;
 
 impl fmt::Display for MissingSessionLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no session layer: add `.layer(SessionLayer::new(manager))` to the Router")
+        f.write_str(MISSING_LAYER)
     }
 }
 
@@ -146,6 +154,11 @@ impl std::error::Error for MissingSessionLayer {}
 
 impl IntoResponse for MissingSessionLayer {
     fn into_response(self) -> Response {
+        if cfg!(debug_assertions) {
+            let mut response = opaque_500().into_response();
+            *response.body_mut() = MISSING_LAYER.into();
+            return response;
+        }
         opaque_500().into_response()
     }
 }

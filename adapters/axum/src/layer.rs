@@ -129,7 +129,7 @@ where
                 },
                 Err(error) => {
                     tracing::error!(
-                        error = &error as &dyn std::error::Error,
+                        error = %session_core::ErrorChain::new(&error),
                         "could not save the session; answering 500"
                     );
                     return Ok(opaque_500().into_response());

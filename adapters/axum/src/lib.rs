@@ -63,6 +63,31 @@
 //! - A handler that extracts a session on a router without the layer gets that same 500, and the
 //!   log says how to install the layer.
 //!
+//! ## Session code shared between handlers and frameworks
+//!
+//! [`Session`] is this crate's extractor; it dereferences to the framework-free session handle,
+//! re-exported here as [`CoreSession`] (session-core's `Session`). Write helpers against
+//! `&CoreSession` and call them with `&session`: the same helper serves handlers of `session-actix`
+//! and `session-rocket`, whose `Session` dereferences to the same type.
+//!
+//! ```
+//! use session_axum::{CoreSession, Session, SessionError};
+//!
+//! /// Framework-free: nothing here names axum.
+//! async fn count_visit(session: &CoreSession) -> session_axum::Result<u32> {
+//!     let visits = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
+//!     session.set("visits", &visits).await?;
+//!     Ok(visits)
+//! }
+//!
+//! async fn handler(session: Session) -> Result<String, SessionError> {
+//!     Ok(format!("visit number {}", count_visit(&session).await?))
+//! }
+//!
+//! // The typed handles wrap the same type: `AuthSession::from(session.into_inner())`.
+//! let _: fn(Session) -> CoreSession = Session::into_inner;
+//! ```
+//!
 //! ## Features
 //!
 //! The features of `session-core`, forwarded under the same names:
@@ -83,5 +108,10 @@ mod layer;
 pub use crate::error::SessionError;
 pub use crate::extract::{MissingSessionLayer, Session, TypedSession};
 pub use crate::layer::{SessionLayer, SessionService};
+/// session-core's `Session`, the framework-free handle that [`Session`] dereferences to, under
+/// a name that does not clash with the extractor: write helpers shared between handlers, or
+/// between frameworks, against `&CoreSession`.
+#[doc(no_inline)]
+pub use session_core::Session as CoreSession;
 #[doc(no_inline)]
 pub use session_core::*;

@@ -10,9 +10,11 @@ use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use session_axum::{
-    KeyRing, MemoryStore, Session, SessionConfig, SessionError, SessionLayer, SessionManager,
-    SessionSchema, TypedSession,
+    Changes, CoreSession, IdDigest, KeyRing, MemoryStore, Record, Session, SessionConfig,
+    SessionError, SessionLayer, SessionManager, SessionSchema, SessionStore, StoreError,
+    TypedSession,
 };
+use time::OffsetDateTime;
 use tower::ServiceExt as _;
 
 /// Declared through `session_axum` only: the derive must find `session_axum::__private`.
@@ -117,7 +119,8 @@ async fn the_session_cookie_is_appended_next_to_the_handlers_own() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cookies.len(), 2, "{cookies:?}");
     assert!(cookies.iter().any(|c| c == "theme=dark; Path=/"));
-    assert!(cookies.iter().any(|c| c.starts_with("session=")));
+    let ours = format!("{}=", SessionConfig::default().cookie_name());
+    assert!(cookies.iter().any(|c| c.starts_with(&ours)), "{cookies:?}");
 }
 
 #[tokio::test]
@@ -149,4 +152,144 @@ async fn the_handlers_own_cache_control_and_vary_are_kept() {
     };
     assert_eq!(all(CACHE_CONTROL), ["private, no-store"]);
     assert_eq!(all(VARY), ["Accept, cookie"], "Cookie is not listed twice");
+}
+
+/// The body of a missing-layer 500: the install hint in debug builds (tests run in one), the
+/// opaque body in release builds.
+const MISSING_LAYER_BODY: &str = if cfg!(debug_assertions) {
+    "session-axum: no SessionLayer is installed; add `.layer(SessionLayer::new(manager))` to the \
+     Router, after the routes that use `Session` or `TypedSession`"
+} else {
+    "Internal Server Error"
+};
+
+#[tokio::test]
+async fn missing_layer_is_a_500_whose_body_says_how_to_install_it_in_debug_builds() {
+    let app = Router::new()
+        .route("/raw", get(|_session: Session| async { "unreachable" }))
+        .route(
+            "/typed",
+            get(|_auth: TypedSession<Auth>| async { "unreachable" }),
+        );
+    for path in ["/raw", "/typed"] {
+        let (status, cookies, body) = call(&app, path, None).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert_eq!(body, MISSING_LAYER_BODY, "{path}");
+        assert!(cookies.is_empty(), "{cookies:?}");
+    }
+}
+
+/// A helper written against the framework-free session, as code shared by several frameworks is.
+async fn count_visit(session: &CoreSession) -> session_axum::Result<u32> {
+    let visits = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
+    session.set("visits", &visits).await?;
+    Ok(visits)
+}
+
+#[tokio::test]
+async fn a_helper_takes_the_core_session_from_the_extractor() {
+    let manager = SessionManager::new(
+        MemoryStore::new(),
+        KeyRing::generate(),
+        SessionConfig::default(),
+    )
+    .expect("the default config is valid");
+    let app = Router::new()
+        .route(
+            "/",
+            get(|session: Session| async move {
+                Ok::<_, SessionError>(count_visit(&session).await?.to_string())
+            }),
+        )
+        .layer(SessionLayer::new(manager));
+    let (_, cookies, body) = call(&app, "/", None).await;
+    assert_eq!(body, "1");
+    let pair = cookies[0].split(';').next().expect("a pair").to_owned();
+    assert_eq!(call(&app, "/", Some(&pair)).await.2, "2");
+}
+
+/// A memory store whose `apply` fails with a detail that must reach the log once, and never the
+/// client.
+#[derive(Debug)]
+struct FailingApply(MemoryStore);
+
+#[async_trait::async_trait]
+impl SessionStore for FailingApply {
+    async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
+        self.0.create(id, record).await
+    }
+    async fn load(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.0.load(id).await
+    }
+    async fn apply(&self, _: &IdDigest, _: &Changes) -> Result<bool, StoreError> {
+        Err(StoreError::backend("disk-full-detail"))
+    }
+    async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.0.touch(id, expires_at).await
+    }
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.0.take(id).await
+    }
+    async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
+        self.0.delete(id).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.0.delete_expired().await
+    }
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_is_logged_with_each_cause_once() {
+    let manager = SessionManager::new(
+        FailingApply(MemoryStore::new()),
+        KeyRing::generate(),
+        SessionConfig::default(),
+    )
+    .expect("the default config is valid");
+    let app = Router::new()
+        .route(
+            "/set",
+            get(|session: Session| async move {
+                session.set("k", &1).await?;
+                Ok::<_, SessionError>("set")
+            }),
+        )
+        .layer(SessionLayer::new(manager));
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (_, cookies, _) = call(&app, "/set", None).await;
+    let pair = cookies[0].split(';').next().expect("a pair").to_owned();
+    let (status, _, body) = call(&app, "/set", Some(&pair)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    );
+    let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("UTF-8");
+    assert!(
+        text.contains(
+            "error=the session store failed: the session store back end failed: disk-full-detail"
+        ),
+        "{text}"
+    );
+    assert_eq!(text.matches("disk-full-detail").count(), 1, "{text}");
 }

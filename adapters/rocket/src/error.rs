@@ -11,7 +11,7 @@ use rocket::{Request, Response};
 /// The body of every session failure.
 const BODY: &str = "Internal Server Error";
 
-/// A failed session call, as a handler error: `?` converts [`session_core::Error`] into it, and
+/// A failed session call, as a handler error: `?` converts [`Error`](crate::Error) into it, and
 /// it answers `500 Internal Server Error` with a body that says nothing more, after logging the
 /// error with `tracing`. The response is complete: Rocket's 500 catcher is not involved.
 ///
@@ -68,7 +68,7 @@ impl std::error::Error for SessionError {
 impl<'r, 'o: 'r> Responder<'r, 'o> for SessionError {
     fn respond_to(self, _request: &'r Request<'_>) -> response::Result<'o> {
         tracing::error!(
-            error = &self.0 as &dyn std::error::Error,
+            error = %session_core::ErrorChain::new(&self.0),
             "a session call failed; answering 500"
         );
         Ok(opaque_500())

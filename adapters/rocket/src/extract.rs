@@ -12,8 +12,15 @@ use session_core::SessionSchema;
 
 use crate::fairing::Slot;
 
-/// The request's session, as a Rocket request guard: the raw API of [`session_core::Session`]
-/// (`get`, `set`, `has`, `delete`, `cycle_id`, `destroy`, …) through `Deref`.
+/// What the log says when a handler asks for a session on a Rocket without
+/// [`SessionFairing`](crate::SessionFairing).
+const MISSING_FAIRING: &str = "session-rocket: no SessionFairing is attached; add \
+    `.attach(SessionFairing::new(manager))` to the Rocket before using the `Session` or \
+    `TypedSession` request guard";
+
+/// The request's session, as a Rocket request guard: the raw API of
+/// [`CoreSession`](crate::CoreSession) (`get`, `set`, `has`, `delete`, `cycle_id`, `destroy`, …)
+/// through `Deref`.
 ///
 /// Cheap to clone; every clone is the same session. Needs
 /// [`SessionFairing`](crate::SessionFairing) attached to the application.
@@ -67,11 +74,7 @@ impl<'r> FromRequest<'r> for Session {
         match Slot::of(request) {
             Some(session) => Outcome::Success(Self(session.clone())),
             None => {
-                tracing::error!(
-                    "no session fairing on this Rocket: attach it with \
-                     `.attach(SessionFairing::new(manager))` before using the `Session` or \
-                     `TypedSession` request guard"
-                );
+                tracing::error!("{MISSING_FAIRING}");
                 Outcome::Error((Status::InternalServerError, MissingSessionFairing))
             }
         }
@@ -144,14 +147,40 @@ impl<'r, T: SessionSchema> FromRequest<'r> for TypedSession<T> {
 /// [`SessionFairing`](crate::SessionFairing): the guard fails with status 500, so Rocket answers
 /// with its 500 catcher (Rocket's default one shows a generic "500: Internal Server Error" page,
 /// with no detail), and the log says how to attach the fairing.
-#[derive(Debug)]
+///
+/// Its `Debug`, which Rocket's own log prints for a failed guard (`Request guard `Session`
+/// failed: …`), is that same hint, so it shows even without a `tracing` subscriber. Unlike the
+/// axum and actix-web adapters, this one cannot put the hint in the body of debug builds: in
+/// Rocket 0.5 a failing guard hands the response to the catcher, which does not see the error.
 #[non_exhaustive]
 pub struct MissingSessionFairing;
 
 impl fmt::Display for MissingSessionFairing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("no session fairing: add `.attach(SessionFairing::new(manager))` to the Rocket")
+        f.write_str(MISSING_FAIRING)
+    }
+}
+
+impl fmt::Debug for MissingSessionFairing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MISSING_FAIRING)
     }
 }
 
 impl std::error::Error for MissingSessionFairing {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rockets_guard_failure_log_line_carries_the_install_hint() {
+        // Rocket logs a failed guard as "Request guard `Session` failed: {error:?}."
+        let shown = format!("{MissingSessionFairing:?}");
+        assert!(
+            shown.contains("add `.attach(SessionFairing::new(manager))` to the Rocket"),
+            "{shown}"
+        );
+        assert_eq!(shown, MissingSessionFairing.to_string());
+    }
+}

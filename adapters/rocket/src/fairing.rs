@@ -115,7 +115,7 @@ impl Fairing for SessionFairing {
             }
             Err(error) => {
                 tracing::error!(
-                    error = &error as &dyn std::error::Error,
+                    error = %session_core::ErrorChain::new(&error),
                     "could not save the session; answering 500"
                 );
                 *response = opaque_500();

@@ -74,6 +74,32 @@
 //! This crate logs through `tracing`, while Rocket 0.5 logs through `log` with its own logger:
 //! install a `tracing` subscriber (for instance `tracing-subscriber`) to see session errors.
 //!
+//! ## Session code shared between handlers and frameworks
+//!
+//! [`Session`] is this crate's request guard; it dereferences to the framework-free session handle,
+//! re-exported here as [`CoreSession`] (session-core's `Session`). Write helpers against
+//! `&CoreSession` and call them with `&session`: the same helper serves handlers of `session-axum`
+//! and `session-actix`, whose `Session` dereferences to the same type.
+//!
+//! ```
+//! use session_rocket::{CoreSession, Session, SessionError};
+//!
+//! /// Framework-free: nothing here names Rocket.
+//! async fn count_visit(session: &CoreSession) -> session_rocket::Result<u32> {
+//!     let visits = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
+//!     session.set("visits", &visits).await?;
+//!     Ok(visits)
+//! }
+//!
+//! #[rocket::get("/")]
+//! async fn handler(session: Session) -> Result<String, SessionError> {
+//!     Ok(format!("visit number {}", count_visit(&session).await?))
+//! }
+//!
+//! // The typed handles wrap the same type: `AuthSession::from(session.into_inner())`.
+//! let _: fn(Session) -> CoreSession = Session::into_inner;
+//! ```
+//!
 //! ## Features
 //!
 //! The features of `session-core`, forwarded under the same names:
@@ -97,5 +123,10 @@ mod fairing;
 pub use crate::error::SessionError;
 pub use crate::extract::{MissingSessionFairing, Session, TypedSession};
 pub use crate::fairing::SessionFairing;
+/// session-core's `Session`, the framework-free handle that [`Session`] dereferences to, under
+/// a name that does not clash with the request guard: write helpers shared between handlers, or
+/// between frameworks, against `&CoreSession`.
+#[doc(no_inline)]
+pub use session_core::Session as CoreSession;
 #[doc(no_inline)]
 pub use session_core::*;

@@ -143,12 +143,17 @@ fn set_cookies(response: &LocalResponse<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The start of our session cookie, `name=` (with the `__Host-` prefix the default config adds).
+fn ours() -> String {
+    format!("{}=", SessionConfig::default().cookie_name())
+}
+
 /// The `name=value` pair of our session cookie, as a browser would send it back.
 fn session_pair(response: &LocalResponse<'_>) -> String {
     let cookies = set_cookies(response);
     let ours = cookies
         .iter()
-        .find(|c| c.starts_with("session="))
+        .find(|c| c.starts_with(&ours()))
         .unwrap_or_else(|| panic!("no session cookie in {cookies:?}"));
     ours.split(';')
         .next()
@@ -215,7 +220,7 @@ async fn new_session_gets_a_cookie_with_safe_attributes() {
     let cookies = set_cookies(&response);
     assert_eq!(cookies.len(), 1, "{cookies:?}");
     let cookie = &cookies[0];
-    assert!(cookie.starts_with("session="), "{cookie}");
+    assert!(cookie.starts_with(&ours()), "{cookie}");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Secure"] {
         assert!(
             cookie.split("; ").any(|a| a == attribute),
@@ -258,7 +263,7 @@ async fn session_cookie_is_added_next_to_the_handlers_own() {
         "{cookies:?}"
     );
     assert!(
-        cookies.iter().any(|c| c.starts_with("session=")),
+        cookies.iter().any(|c| c.starts_with(&ours())),
         "{cookies:?}"
     );
 }
@@ -389,10 +394,14 @@ async fn store_failure_is_an_opaque_500() {
     })
     .await;
     assert!(log.contains("could not save the session"), "{log}");
+    // The whole chain, each part once (no layer repeats its source).
     assert!(
-        log.contains("secret-detail-xyz"),
+        log.contains(
+            "error=the session store failed: the session store back end failed: secret-detail-xyz"
+        ),
         "the detail goes to the log: {log}"
     );
+    assert_eq!(log.matches("secret-detail-xyz").count(), 1, "{log}");
 }
 
 #[rocket::async_test]
