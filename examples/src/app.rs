@@ -86,14 +86,16 @@ impl Reply {
     }
 
     /// The reply for a failed session call. Limits the client broke (a key too long, a value
-    /// nested too deep, a cookie too large) are a 4xx that says which; anything else is an
-    /// opaque 500, with the detail in the log only.
+    /// nested too deep: 400; a session or cookie too large, too many keys: 413) are a 4xx that
+    /// says which; anything else is an opaque 500, with the detail in the log only.
     pub fn from_error(error: &Error) -> Self {
         match error {
             Error::KeyTooLong { .. } | Error::TooDeep { .. } => {
                 Self::json(400, json!({ "error": error.to_string() }))
             }
-            Error::CookieTooLarge { .. } => Self::json(413, json!({ "error": error.to_string() })),
+            Error::CookieTooLarge { .. }
+            | Error::SessionTooLarge { .. }
+            | Error::TooManyKeys { .. } => Self::json(413, json!({ "error": error.to_string() })),
             _ => {
                 tracing::error!(
                     error = error as &dyn std::error::Error,
@@ -225,8 +227,23 @@ pub async fn kv_get(session: &Session, key: &str) -> Reply {
     .await
 }
 
-/// `PUT /kv/{key}`: stores the JSON body under the key; 204.
+/// The reply for a `/kv` write to a key of the typed login state ([`Account`]), if `key` is
+/// one: raw writes must not forge a login (which would skip the id renewal `/login` does).
+fn protected(key: &str) -> Option<Reply> {
+    <Account as SessionSchema>::KEYS.contains(&key).then(|| {
+        Reply::json(
+            403,
+            json!({ "error": format!("`{key}` is part of the login state; use /login and /logout") }),
+        )
+    })
+}
+
+/// `PUT /kv/{key}`: stores the JSON body under the key; 204. Keys of the login state are
+/// refused with 403, an oversized session with 413.
 pub async fn kv_put(session: &Session, key: &str, body: &[u8]) -> Reply {
+    if let Some(refused) = protected(key) {
+        return refused;
+    }
     let value = match serde_json::from_slice::<Value>(body) {
         Ok(value) => value,
         Err(error) => return bad_request(&format!("the body is not JSON: {error}")),
@@ -238,8 +255,12 @@ pub async fn kv_put(session: &Session, key: &str, body: &[u8]) -> Reply {
     .await
 }
 
-/// `DELETE /kv/{key}`: removes the key; 204 whether or not it was there.
+/// `DELETE /kv/{key}`: removes the key; 204 whether or not it was there. Keys of the login
+/// state are refused with 403.
 pub async fn kv_delete(session: &Session, key: &str) -> Reply {
+    if let Some(refused) = protected(key) {
+        return refused;
+    }
     reply(async {
         session.delete(key).await?;
         Ok(Reply::no_content())

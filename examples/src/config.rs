@@ -252,8 +252,10 @@ pub struct Settings {
     pub port: u16,
     /// `SESSION_STORE`: where sessions live.
     pub store: StoreSpec,
-    /// `SESSION_SECURE`: whether the cookie has the `Secure` attribute. The example serves plain
-    /// HTTP on localhost, so it defaults to `false`; behind HTTPS, set it to `true`.
+    /// `SESSION_SECURE`: whether the cookie has the `Secure` attribute (and so the `__Host-`
+    /// prefix). Default `true`, as in the library: browsers and curl keep and send `Secure`
+    /// cookies on `http://localhost` and `http://127.0.0.1`. Set it to `false` only to serve
+    /// plain HTTP on another host, for development.
     pub secure: bool,
     /// The signing and encryption keys: from `SESSION_SECRET` (and `SESSION_SECRET_PREVIOUS`), or
     /// random for this process.
@@ -282,8 +284,8 @@ impl Settings {
             Some(value) => StoreSpec::parse(value.trim())?,
         };
         let secure = match var("SESSION_SECURE").as_deref().map(str::trim) {
-            None | Some("false" | "0") => false,
-            Some("true" | "1") => true,
+            None | Some("true" | "1") => true,
+            Some("false" | "0") => false,
             Some(other) => {
                 return Err(ConfigError::new(
                     "SESSION_SECURE",
@@ -346,11 +348,15 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_port_8000_the_cookie_store_and_no_secure_flag() {
-        let settings = settings(&[]).unwrap();
-        assert_eq!(settings.port, 8000);
-        assert_eq!(settings.store, StoreSpec::Cookie);
-        assert!(!settings.secure);
+    fn defaults_are_port_8000_the_cookie_store_and_secure_cookies() {
+        let defaults = settings(&[]).unwrap();
+        assert_eq!(defaults.port, 8000);
+        assert_eq!(defaults.store, StoreSpec::Cookie);
+        assert!(
+            defaults.secure,
+            "Secure unless SESSION_SECURE=false says otherwise"
+        );
+        assert!(!settings(&[("SESSION_SECURE", "false")]).unwrap().secure);
     }
 
     #[test]

@@ -29,7 +29,7 @@
 //! | `SESSION_STORE` | `cookie` | `cookie`, `memory`, `file:DIR`, `redis://…`, `redis+cluster://host:port,host:port…`, `sqlite:PATH`, `postgres://…`, `mongodb://…/DATABASE` |
 //! | `SESSION_SECRET` | a random key per process (with a warning) | at least 32 bytes; `openssl rand -base64 48` |
 //! | `SESSION_SECRET_PREVIOUS` | none | older secrets, comma-separated, still accepted |
-//! | `SESSION_SECURE` | `false` (plain HTTP on localhost) | `true` or `false` |
+//! | `SESSION_SECURE` | `true`: `Secure` cookies with the `__Host-` prefix, which browsers and curl accept from `http://localhost` and `http://127.0.0.1` | `true`, or `false` for plain HTTP on another host (development only) |
 //!
 //! The server-side stores are cargo features of this crate (`file`, `redis`, `sqlite`,
 //! `postgres`, `mongodb`, or `all-stores`), left out of the default build so the first
@@ -50,8 +50,9 @@ use std::process::ExitCode;
 
 pub use crate::config::{ConfigError, DEFAULT_PORT, Settings, StoreSpec};
 
-/// What every binary does first: logging on, settings read, store opened. `Err` is the exit
-/// code after printing the one-line error.
+/// What every binary does first: logging on, settings read, store opened, and the sweeper that
+/// deletes expired sessions every five minutes started for the life of the process (it does
+/// nothing on the cookie store). `Err` is the exit code after printing the one-line error.
 pub async fn start() -> Result<(Settings, session_core::SessionManager), ExitCode> {
     init_tracing();
     let settings = Settings::from_env().map_err(|error| exit_with(&error))?;
@@ -59,6 +60,10 @@ pub async fn start() -> Result<(Settings, session_core::SessionManager), ExitCod
         .manager()
         .await
         .map_err(|error| exit_with(&error))?;
+    session_core::Sweeper::for_manager(&manager)
+        .spawn()
+        .map_err(|error| exit_with(&error))?
+        .detach();
     Ok((settings, manager))
 }
 

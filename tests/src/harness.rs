@@ -215,12 +215,13 @@ impl Reply {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 
-    /// The one `Set-Cookie` for the session cookie `session`, if any.
+    /// The one `Set-Cookie` for the session cookie (`session`, or `__Host-session` when the
+    /// cookie is `Secure`), if any.
     pub fn session_cookie(&self) -> Option<&str> {
         let mut ours = self
             .set_cookies
             .iter()
-            .filter(|value| value.starts_with("session="));
+            .filter(|value| value.starts_with("session=") || value.starts_with("__Host-session="));
         let first = ours.next();
         assert!(
             ours.next().is_none(),

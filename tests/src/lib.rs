@@ -49,6 +49,9 @@ macro_rules! http_suite {
             tampered_cookie_gets_a_fresh_session
             expired_session_is_not_served
             server_error_response_persists_nothing
+            oversized_session_is_refused_with_413
+            kv_cannot_forge_the_login_state
+            a_cookie_copied_before_logout_dies
         );
     };
     ($framework:expr, $store:expr, server_side) => {

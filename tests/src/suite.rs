@@ -726,3 +726,126 @@ pub async fn concurrent_sessions_never_see_each_other(fw: Framework, store: Stor
         assert_eq!(all.get("owner"), Some(&json!(owner)), "{all:?}");
     }
 }
+
+/// A session cannot grow without bound: a write that takes it over its byte limit, or past its
+/// key limit, is a 413 with a JSON error and changes nothing, on every store (the example's
+/// limits here: the default 64 KiB, and 3 keys).
+pub async fn oversized_session_is_refused_with_413(fw: Framework, store: StoreKind) {
+    let config = test_config().with_max_keys(3);
+    let app = Harness::start_with(fw, store, store.open().await, config).await;
+    let agent = app.agent();
+    let huge = format!("\"{}\"", "x".repeat(70 * 1024));
+    let reply = agent.put("/kv/huge", &huge).await;
+    assert_eq!(reply.status, 413, "{reply:?}");
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("limit")),
+        "{reply:?}"
+    );
+    assert_eq!(
+        agent.get("/kv/huge").await.status,
+        404,
+        "nothing was stored"
+    );
+
+    for key in ["a", "b", "c"] {
+        let reply = agent.put(&format!("/kv/{key}"), "1").await;
+        assert_eq!(reply.status, 204, "{key}: {reply:?}");
+    }
+    let reply = agent.put("/kv/d", "1").await;
+    assert_eq!(reply.status, 413, "a fourth key: {reply:?}");
+    assert_eq!(
+        agent.get("/kv").await.json(),
+        json!({"a": 1, "b": 1, "c": 1})
+    );
+    assert_eq!(
+        agent.put("/kv/a", "2").await.status,
+        204,
+        "replacing a key is fine"
+    );
+
+    // Growing one session by repeated writes stops at the limit.
+    let chunk = format!("\"{}\"", "y".repeat(30 * 1024));
+    let statuses: Vec<u16> = {
+        let mut statuses = Vec::new();
+        for key in ["a", "b", "c"] {
+            statuses.push(agent.put(&format!("/kv/{key}"), &chunk).await.status);
+        }
+        statuses
+    };
+    assert!(statuses.contains(&413), "{statuses:?}");
+    let all = agent.get("/kv").await;
+    assert_eq!(all.status, 200, "{all:?}");
+    assert!(
+        all.body.len() <= 64 * 1024,
+        "{} bytes stored",
+        all.body.len()
+    );
+}
+
+/// The raw `/kv` routes cannot write the typed login state: forging `user` and
+/// `is_authenticated` is a 403, so `/profile` stays 401, and a logged-in user's state cannot be
+/// deleted behind `/logout`'s back.
+pub async fn kv_cannot_forge_the_login_state(fw: Framework, store: StoreKind) {
+    let app = Harness::start(fw, store).await;
+    let agent = app.agent();
+    let forged = agent.put("/kv/user", r#"{"name": "Mallory"}"#).await;
+    assert_eq!(forged.status, 403, "{forged:?}");
+    assert_eq!(agent.put("/kv/is_authenticated", "true").await.status, 403);
+    let profile = agent.get("/profile").await;
+    assert_eq!(profile.status, 401, "{profile:?}");
+
+    assert_eq!(
+        agent.post("/login", Some(r#"{"name":"Ada"}"#)).await.status,
+        200
+    );
+    assert_eq!(agent.delete("/kv/user").await.status, 403);
+    assert_eq!(
+        agent.put("/kv/user", r#"{"name": "Mallory"}"#).await.status,
+        403
+    );
+    assert_eq!(
+        agent.get("/profile").await.json(),
+        json!({"user": {"name": "Ada"}})
+    );
+}
+
+/// A cookie copied before logout (a stolen cookie, say) and replayed every twelve hours, keeping
+/// whatever cookie the server hands back: server-side stores refuse it at once; the cookie
+/// store cannot revoke it, but it dies seven days after login (the default cookie-store
+/// lifetime) instead of being re-issued forever.
+pub async fn a_cookie_copied_before_logout_dies(fw: Framework, store: StoreKind) {
+    let app = Harness::start(fw, store).await;
+    let agent = app.agent();
+    assert_eq!(
+        agent.post("/login", Some(r#"{"name":"Ada"}"#)).await.status,
+        200
+    );
+    let mut copy = agent.cookie().expect("a session cookie after login");
+    assert_eq!(agent.post("/logout", None).await.status, 200);
+    assert_eq!(agent.get("/profile").await.status, 401);
+
+    let mut replays_served = 0;
+    for _ in 0..30 {
+        let reply = agent.get_with_cookie("/profile", &copy).await;
+        if reply.status != 200 {
+            assert_eq!(reply.status, 401, "{reply:?}");
+            break;
+        }
+        replays_served += 1;
+        if let Some(set_cookie) = reply.session_cookie() {
+            copy = pair(set_cookie).to_owned();
+        }
+        app.advance(12 * 60 * 60);
+    }
+    let expected = match store {
+        // Replays at 0 h, 12 h, ..., 6.5 days; at 7 days the cookie is dead.
+        StoreKind::Cookie => 14,
+        _ => 0,
+    };
+    assert_eq!(
+        replays_served, expected,
+        "replays of the pre-logout cookie served"
+    );
+}

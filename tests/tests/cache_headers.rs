@@ -1,13 +1,13 @@
-//! Cache headers on every framework: a response that used the session varies on `Cookie`, and
-//! one that sets the session cookie keeps it out of shared caches, so a CDN or proxy never hands
-//! one user's page or session to another (OWASP Session Management Cheat Sheet, "Web Content
+//! Cache headers on every framework: a response that used the session varies on `Cookie` and
+//! is `Cache-Control: private` (unless the app set its own), so a CDN or proxy never hands one
+//! user's page or session cookie to another (OWASP Session Management Cheat Sheet, "Web Content
 //! Caching"). Untouched requests get neither header. The stores play no part here, so the
 //! memory and cookie stores stand for all of them.
 
 use session_tests::harness::Reply;
 use session_tests::{Framework, Harness, StoreKind};
 
-const NO_CACHE_SET_COOKIE: &str = "no-cache=\"Set-Cookie\"";
+const PRIVATE: &str = "private";
 
 fn varies_on_cookie(reply: &Reply) -> bool {
     reply
@@ -31,14 +31,15 @@ async fn cache_headers(framework: Framework, store: StoreKind) {
         varies_on_cookie(&read_without_cookie),
         "a page that read the session varies on Cookie: {read_without_cookie:?}"
     );
+    assert_eq!(
+        read_without_cookie.cache_control.as_deref(),
+        Some(PRIVATE),
+        "{read_without_cookie:?}"
+    );
 
     let set = agent.get("/set").await;
     assert!(set.session_cookie().is_some(), "{set:?}");
-    assert_eq!(
-        set.cache_control.as_deref(),
-        Some(NO_CACHE_SET_COOKIE),
-        "{set:?}"
-    );
+    assert_eq!(set.cache_control.as_deref(), Some(PRIVATE), "{set:?}");
     assert!(varies_on_cookie(&set), "{set:?}");
     assert_eq!(
         set.vary
@@ -55,12 +56,17 @@ async fn cache_headers(framework: Framework, store: StoreKind) {
     assert!(varies_on_cookie(&read), "{read:?}");
     assert!(read.set_cookies.is_empty(), "{read:?}");
     assert_eq!(
-        read.cache_control, None,
-        "no cookie set, so the app's caching is left alone: {read:?}"
+        read.cache_control.as_deref(),
+        Some(PRIVATE),
+        "a page that shows session data is private even without a Set-Cookie: {read:?}"
     );
 
     let plain_with_cookie = agent.get("/test/plain").await;
     assert!(plain_with_cookie.vary.is_empty(), "{plain_with_cookie:?}");
+    assert_eq!(
+        plain_with_cookie.cache_control, None,
+        "{plain_with_cookie:?}"
+    );
 }
 
 macro_rules! cases {
