@@ -6,18 +6,38 @@
 //! Needs `SESSION_TEST_CHROMIUM` and `SESSION_TEST_CHROMEDRIVER` (`scripts/test` installs
 //! Debian's `chromium` and `chromium-driver` and sets them).
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-/// A child process killed when dropped.
+/// A child process in a process group of its own, owned from the moment it is spawned: dropping
+/// it (also while a failing test unwinds) kills the whole group, so neither ChromeDriver nor the
+/// Chromium it started outlives the test.
 struct Process(Child);
+
+impl Process {
+    fn spawn(command: &mut Command, what: &str) -> Self {
+        let child = command
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        Self(child)
+    }
+}
 
 impl Drop for Process {
     fn drop(&mut self) {
+        // The group id is the child's pid (`process_group(0)`); `kill -KILL -- -PID` reaches
+        // every process in it, then `kill` on the child itself in case `kill(1)` is missing.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -39,47 +59,105 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until something listens on `port`, failing with `what` after 60 s.
-fn wait_for(port: u16, what: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited ({status}) before listening on port {port}");
+/// How long a child may take to come up: generous, because CI machines are busy compiling.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Waits until `ready()` holds, failing with `what` if the child exits or `START_TIMEOUT` passes.
+fn wait_until(what: &str, process: &mut Process, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !ready() {
+        if let Ok(Some(status)) = process.0.try_wait() {
+            panic!("{what} exited ({status}) before it was ready");
         }
         assert!(
             Instant::now() < deadline,
-            "{what} did not listen on port {port} within 60 s"
+            "{what} was not ready within {} s",
+            START_TIMEOUT.as_secs()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
+fn listens(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// Whether ChromeDriver on `port` answers its W3C `/status` with `"ready": true`.
+///
+/// ChromeDriver speaks HTTP/1.1 only (it refuses HTTP/1.0) and may keep the connection open, so
+/// the body is read up to its `Content-Length` rather than to the end of the stream.
+fn driver_ready(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request =
+        format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        if let Some(body) = complete_body(&response) {
+            return serde_json::from_slice::<Value>(body)
+                .is_ok_and(|status| status["value"]["ready"] == true);
+        }
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return false,
+            Ok(read) => response.extend_from_slice(&buffer[..read]),
+        }
+    }
+}
+
+/// The body of `response` once its headers and `Content-Length` bytes of body have arrived.
+fn complete_body(response: &[u8]) -> Option<&[u8]> {
+    let end = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")?;
+    let headers = std::str::from_utf8(&response[..end]).ok()?;
+    let length: usize = headers.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse().ok())?
+    })?;
+    response[end + 4..].get(..length)
+}
+
 fn start_app(binary: &str, name: &str) -> (Process, String) {
     let port = free_port();
-    let mut child = Command::new(binary)
-        .env("PORT", port.to_string())
-        .env_remove("SESSION_STORE")
-        .env_remove("SESSION_SECRET")
-        .env_remove("SESSION_SECURE")
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start the {name} example ({binary}): {e}"));
-    wait_for(port, name, &mut child);
-    (Process(child), format!("http://127.0.0.1:{port}"))
+    let mut app = Process::spawn(
+        Command::new(binary)
+            .env("PORT", port.to_string())
+            .env_remove("SESSION_STORE")
+            .env_remove("SESSION_SECRET")
+            .env_remove("SESSION_SECURE")
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit()),
+        &format!("the {name} example ({binary})"),
+    );
+    wait_until(name, &mut app, || listens(port));
+    (app, format!("http://127.0.0.1:{port}"))
 }
+
+/// How many times creating the browser session is tried before the test fails.
+const SESSION_ATTEMPTS: u32 = 4;
 
 async fn start_browser() -> (Process, Client) {
     let port = free_port();
-    let driver = env("SESSION_TEST_CHROMEDRIVER");
-    let mut child = Command::new(&driver)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {driver}: {e}"));
-    wait_for(port, "chromedriver", &mut child);
+    let path = env("SESSION_TEST_CHROMEDRIVER");
+    let mut driver = Process::spawn(
+        Command::new(&path)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        &path,
+    );
+    wait_until("chromedriver", &mut driver, || driver_ready(port));
     let profile = std::env::temp_dir().join(format!("session-browser-{port}"));
     // Without the networking flags Chromium's background connections fail on a closed network.
     let capabilities = json!({
@@ -96,12 +174,27 @@ async fn start_browser() -> (Process, Client) {
     let Value::Object(capabilities) = capabilities else {
         unreachable!("a JSON object")
     };
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(capabilities)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("ChromeDriver starts a headless Chromium session");
-    (Process(child), client)
+    // On a loaded machine Chromium can be slow enough to start that ChromeDriver gives up or
+    // drops the connection; a new attempt then usually succeeds.
+    let mut errors = Vec::new();
+    for attempt in 1..=SESSION_ATTEMPTS {
+        let connected =
+            ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+        match connected {
+            Ok(client) => return (driver, client),
+            Err(error) => errors.push(format!("attempt {attempt}: {error}")),
+        }
+        tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+    }
+    panic!(
+        "ChromeDriver could not start a headless Chromium session in {SESSION_ATTEMPTS} \
+         attempts ({}); check that `{} --version` runs",
+        errors.join("; "),
+        env("SESSION_TEST_CHROMIUM"),
+    );
 }
 
 async fn body_text(browser: &Client) -> String {
@@ -165,9 +258,10 @@ async fn walk_through(binary: &str, name: &str) {
     let cookies = browser.get_all_cookies().await.expect("the cookies");
     let session = cookies
         .iter()
-        .find(|c| c.name() == "session")
+        .find(|c| c.name() == "__Host-session")
         .expect("a session cookie");
     assert_eq!(session.http_only(), Some(true), "{name}");
+    assert_eq!(session.secure(), Some(true), "{name}: Secure by default");
 
     let (status, login) = fetch(&browser, "POST", "/login", Some(r#"{"name":"Ada"}"#)).await;
     assert_eq!(
