@@ -223,7 +223,7 @@ pub use crate::cookie::SetCookie;
 pub use crate::error::{BoxError, ConfigError, Error, ErrorChain, Result, StoreError};
 pub use crate::id::IdDigest;
 pub use crate::keys::{KeyRing, MIN_SECRET_LEN, PREVIOUS_SECRETS_ENV, SECRET_ENV};
-pub use crate::manager::SessionManager;
+pub use crate::manager::{FORWARDING_POINTER_KEY, SessionManager};
 pub use crate::observe::{
     ObservedStore, StoreCall, StoreObserver, StoreOperation, StoreOutcome, TracingObserver,
 };

@@ -45,6 +45,18 @@ const FORWARD_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(
 /// The key of a forwarding pointer's record that holds the new digest, as hex.
 const FORWARD_TO: &str = "to";
 
+/// The key every forwarding pointer's record holds (with the value `true`), so a store's
+/// records of sessions and of the short-lived forwarding pointers that [`Session::cycle_id`]
+/// leaves can be told apart: in SQL, count sessions with
+/// `WHERE NOT data ? '__forwarding_pointer'` (PostgreSQL) or
+/// `WHERE json_extract(data, '$.__forwarding_pointer') IS NULL` (SQLite).
+///
+/// A pointer lives at most a minute after its cycle and is never loaded as a session: it is
+/// stored under a digest no cookie can name.
+///
+/// [`Session::cycle_id`]: crate::Session::cycle_id
+pub const FORWARDING_POINTER_KEY: &str = "__forwarding_pointer";
+
 /// The key of a forwarding pointer's record that says the session was destroyed: a cycle that
 /// raced the destroy deletes the record it made, and racing writes are dropped.
 const FORWARD_DESTROYED: &str = "destroyed";
@@ -311,19 +323,22 @@ impl Shared {
             #[cfg(feature = "cookie-store")]
             Storage::Cookie => {
                 let min_epoch = self.revocation.as_ref().map_or(0, RevocationEpoch::current);
-                let mut found = None;
+                let mut found: Option<(Record, bool)> = None;
                 for value in candidates.iter() {
                     if let Some((record, old_key)) =
                         crate::stores::cookie::decode(&self.codec, value, now, min_epoch)
                     {
-                        if found.is_some() {
-                            return Ok(self.ambiguous(now));
+                        match &found {
+                            // The same cookie again (spelled percent-encoded or the old way),
+                            // or one holding exactly the same session: nothing to choose.
+                            Some((known, _)) if *known == record => continue,
+                            Some(_) => return Ok(self.ambiguous(now)),
+                            None => found = Some((record, old_key)),
                         }
-                        found = Some(State::loaded(Origin::Cookie, record, old_key));
                     }
                 }
-                if let Some(state) = found {
-                    return Ok(state);
+                if let Some((record, old_key)) = found {
+                    return Ok(State::loaded(Origin::Cookie, record, old_key));
                 }
                 if had_cookie {
                     tracing::debug!(
@@ -555,7 +570,12 @@ impl Shared {
         let changed = snapshot.changed();
         let changes = snapshot.changes(expires_at);
         let pointer_expiry = expires_at.min(now.saturating_add(FORWARD_GRACE));
-        let pointer = Record::new(serde_json::Map::new(), now, pointer_expiry);
+        let mut mark = serde_json::Map::new();
+        mark.insert(
+            FORWARDING_POINTER_KEY.to_owned(),
+            serde_json::Value::Bool(true),
+        );
+        let pointer = Record::new(mark, now, pointer_expiry);
         // `false`: another request made the pointer, and is cycling now, failed or is done;
         // the take below decides.
         store.create(&forward, &pointer).await?;

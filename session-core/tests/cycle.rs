@@ -239,8 +239,8 @@ async fn a_write_between_the_take_and_the_new_record_lands_in_the_new_session() 
     );
     assert_eq!(
         app.stored(&app.store.created(2)).await,
-        Some(json!({})),
-        "the pointer exists and names no id yet"
+        Some(json!({"__forwarding_pointer": true})),
+        "the pointer exists, is marked as one, and names no id yet"
     );
 
     // The writer's apply to the old id fails; it reads the empty pointer and is held there.
@@ -266,7 +266,7 @@ async fn a_write_between_the_take_and_the_new_record_lands_in_the_new_session() 
     assert_eq!(app.entries(&old).await, json!({}), "the old id still works");
     assert_eq!(
         app.stored(&app.store.created(2)).await,
-        Some(json!({"to": app.store.created(3).to_hex()})),
+        Some(json!({"__forwarding_pointer": true, "to": app.store.created(3).to_hex()})),
         "the pointer names the new record"
     );
 }
@@ -326,7 +326,7 @@ async fn a_destroy_racing_the_cycle_leaves_nothing_behind() {
     assert_eq!(app.store.inner.len(), 1, "something was left or revived");
     assert_eq!(
         app.stored(&app.store.created(2)).await,
-        Some(json!({"destroyed": true}))
+        Some(json!({"__forwarding_pointer": true, "destroyed": true}))
     );
 }
 
@@ -379,7 +379,11 @@ async fn a_cycle_that_failed_midway_does_not_stop_the_next_one() {
     app.store.fail_take.store(true, Ordering::SeqCst);
     let manager = app.manager.clone();
     assert!(manager.finish(&failing, 200).await.is_err());
-    assert_eq!(app.stored(&app.store.created(2)).await, Some(json!({})));
+    assert_eq!(
+        app.stored(&app.store.created(2)).await,
+        Some(json!({"__forwarding_pointer": true})),
+        "the failed cycle's pointer names no id"
+    );
 
     let login = app.loaded(&old).await;
     login.set("role", "admin").await.unwrap();

@@ -581,3 +581,39 @@ async fn operations_fail_promptly_while_the_server_is_down_and_recover() {
     expected.apply(&changes);
     assert_eq!(store.load(&id).await.unwrap(), Some(expected));
 }
+
+/// After a login cycles the id, the table holds the session and the old id's forwarding
+/// pointer; the query the docs give (`FORWARDING_POINTER_KEY`) tells them apart.
+#[tokio::test]
+async fn forwarding_pointers_are_recognisable_in_the_table() {
+    let store = fresh_store().await;
+    let (pool, table) = (store.pool().clone(), quoted(&store));
+    let manager =
+        SessionManager::new(store, KeyRing::generate(), SessionConfig::default()).unwrap();
+    let session = manager.session(std::iter::empty::<&[u8]>());
+    session.set("user", "ada").await.unwrap();
+    let cookie = manager.finish(&session, 200).await.unwrap().unwrap();
+    let pair = cookie.as_str().split(';').next().unwrap().to_owned();
+    let session = manager.session([pair.as_bytes()]);
+    session.set("role", "admin").await.unwrap();
+    session.cycle_id().await.unwrap();
+    manager.finish(&session, 200).await.unwrap().unwrap();
+
+    let all: i64 = sqlx::query(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(all, 2, "the session and the pointer");
+    let sessions: Vec<Value> = sqlx::query(&format!(
+        "SELECT data::text FROM {table} WHERE NOT data ? '__forwarding_pointer'"
+    ))
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| serde_json::from_str(row.get::<&str, _>(0)).unwrap())
+    .collect();
+    // Each value is kept as the JSON text serde_json wrote (see `PostgresStore`).
+    assert_eq!(sessions, [json!({"user": "\"ada\"", "role": "\"admin\""})]);
+}

@@ -420,3 +420,51 @@ async fn stores_are_usable_behind_arc_dyn() {
             .unwrap()
     );
 }
+
+/// After a login cycles the id, the table holds the session and the old id's forwarding
+/// pointer; the query the docs give (`FORWARDING_POINTER_KEY`) tells them apart.
+#[tokio::test]
+async fn forwarding_pointers_are_recognisable_in_the_table() {
+    let store = fresh_store().await;
+    let pool = store.pool().clone();
+    let manager =
+        SessionManager::new(store, KeyRing::generate(), SessionConfig::default()).unwrap();
+    let session = manager.session(std::iter::empty::<&[u8]>());
+    session.set("user", "ada").await.unwrap();
+    let cookie = manager.finish(&session, 200).await.unwrap().unwrap();
+    let pair = cookie.as_str().split(';').next().unwrap().to_owned();
+    let session = manager.session([pair.as_bytes()]);
+    session.set("role", "admin").await.unwrap();
+    session.cycle_id().await.unwrap();
+    manager.finish(&session, 200).await.unwrap().unwrap();
+
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let row = sqlx::query(sql).fetch_one(&pool).await.unwrap();
+            row.get::<i64, _>(0)
+        }
+    };
+    assert_eq!(count("SELECT count(*) FROM sessions").await, 2);
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM sessions \
+             WHERE json_extract(data, '$.__forwarding_pointer') IS NULL"
+        )
+        .await,
+        1,
+        "one session besides the pointer"
+    );
+    let data: String = sqlx::query(
+        "SELECT data FROM sessions WHERE json_extract(data, '$.__forwarding_pointer') IS NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&data).unwrap(),
+        json!({"user": "ada", "role": "admin"})
+    );
+    assert_eq!(session_core::FORWARDING_POINTER_KEY, "__forwarding_pointer");
+}

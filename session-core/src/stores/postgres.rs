@@ -51,6 +51,12 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 ///   returns an expired row, `apply` and `touch` leave expired rows alone, and `create` may
 ///   replace an expired row but never a live one. Expired rows stay until
 ///   [`delete_expired`](SessionStore::delete_expired) sweeps them: call it periodically.
+/// - **Forwarding pointers share the table.** For a minute after
+///   [`Session::cycle_id`](crate::Session::cycle_id), the old id's row is a forwarding pointer
+///   for requests still in flight; its `data` holds the key
+///   [`FORWARDING_POINTER_KEY`](crate::FORWARDING_POINTER_KEY) (`__forwarding_pointer`).
+///   Count sessions without them:
+///   `SELECT count(*) FROM sessions WHERE NOT data ? '__forwarding_pointer'`.
 /// - **Damaged rows** (`data` whose members are not JSON text) are treated as missing and
 ///   logged at `warn` with the digest.
 ///

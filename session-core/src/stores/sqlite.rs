@@ -51,6 +51,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 ///   `touch` leave expired rows alone, and `create` may replace an expired row but never a live
 ///   one. Expired rows stay until [`delete_expired`](SessionStore::delete_expired) sweeps them:
 ///   call it periodically (see below).
+/// - **Forwarding pointers share the table.** For a minute after
+///   [`Session::cycle_id`](crate::Session::cycle_id), the old id's row is a forwarding pointer
+///   for requests still in flight; its `data` holds the key
+///   [`FORWARDING_POINTER_KEY`](crate::FORWARDING_POINTER_KEY) (`__forwarding_pointer`).
+///   Count sessions without them:
+///   `SELECT count(*) FROM sessions WHERE json_extract(data, '$.__forwarding_pointer') IS NULL`.
 /// - **Damaged rows** (`data` that is not a JSON object, timestamps out of range) are treated as
 ///   missing and logged at `warn` with the digest.
 ///
