@@ -35,7 +35,7 @@ const MAX_VALUE_LEN: usize = 8192;
 const MAX_CANDIDATES: usize = 4;
 /// Length of the base64 (padded) HMAC-SHA256 tag in front of a signed value: 43 characters and
 /// one of padding (`=`, which we send as `.`).
-const TAG_B64_LEN: usize = 44;
+pub(crate) const TAG_B64_LEN: usize = 44;
 /// Length of the raw HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
 /// The `Max-Age` attribute as [`CookieCodec::render`] appends it.
@@ -373,7 +373,7 @@ impl CookieCodec {
 /// `value` with its `%XX` escapes decoded, if it has any; `None` if an escape is malformed or
 /// the result is not UTF-8. No value we send holds a `%`, so a `%` can only come from a client
 /// that percent-encoded the value.
-fn percent_decoded(value: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn percent_decoded(value: &str) -> Option<Cow<'_, str>> {
     if !value.contains('%') {
         return Some(Cow::Borrowed(value));
     }

@@ -241,6 +241,39 @@ fn respelled(value: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Whether `value` is one of the spellings of the signed id `minted` that the codec accepts:
+/// once percent-decoded, either `minted` itself or `minted` with its tag (the part before the
+/// id) wholly in the standard alphabet issued before. A tag that mixes the two alphabets, or
+/// any change to the id part, is not a spelling of it.
+fn is_a_spelling_of(value: &[u8], minted: &str) -> bool {
+    let Some(decoded) = std::str::from_utf8(value)
+        .ok()
+        .and_then(crate::cookie::percent_decoded)
+    else {
+        return false;
+    };
+    if decoded == minted {
+        return true;
+    }
+    let tag_len = crate::cookie::TAG_B64_LEN;
+    let (Some((tag, id)), Some((minted_tag, minted_id))) = (
+        decoded.split_at_checked(tag_len),
+        minted.split_at_checked(tag_len),
+    ) else {
+        return false;
+    };
+    let old: String = minted_tag
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            '.' => '=',
+            other => other,
+        })
+        .collect();
+    id == minted_id && tag == old
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty()
         || haystack
@@ -322,8 +355,8 @@ pub fn signed_id(bytes: &[u8]) {
     let (id, _) = &fixture.known.stored[0];
     let minted = fixture.codec.sign_id(id);
     let edited = tamper(&minted, bytes);
-    if respelled(&edited) == Some(minted.clone().into_bytes()) {
-        // Unchanged, or the spelling issued before of the same cookie.
+    if is_a_spelling_of(&edited, &minted) {
+        // Unchanged, percent-encoded, or the spelling issued before of the same cookie.
         let edited = String::from_utf8_lossy(&edited);
         assert_eq!(fixture.codec.verify_id(&edited), Some((id.clone(), false)));
     } else if let Ok(edited) = std::str::from_utf8(&edited) {
@@ -463,16 +496,25 @@ pub fn session_load(bytes: &[u8]) -> Loaded {
     let headers = headers(bytes);
     let found = fixture.codec.candidates(headers.iter().copied());
 
-    // Memory store: the first candidate that verifies to a stored id wins.
-    let expected = found.iter().find_map(|value| {
-        let (id, old_key) = check_signed(fixture, value)?;
-        let (_, data) = fixture
-            .known
-            .stored
-            .iter()
-            .find(|(known, _)| *known == id)?;
-        Some((id, data, old_key))
-    });
+    // Memory store: the one stored id the candidates verify to (the first spelling of it
+    // decides whether it is under the old key); none when they name two stored ids or there
+    // were more candidates than are tried (ambiguous: a fresh session).
+    let mut verified: Vec<(SessionId, &Map<String, Value>, bool)> = Vec::new();
+    for value in found.iter() {
+        let Some((id, old_key)) = check_signed(fixture, value) else {
+            continue;
+        };
+        if let Some((_, data)) = fixture.known.stored.iter().find(|(known, _)| *known == id)
+            && !verified.iter().any(|(seen, _, _)| *seen == id)
+        {
+            verified.push((id, data, old_key));
+        }
+    }
+    let expected = if found.overflowed() || verified.len() != 1 {
+        None
+    } else {
+        verified.pop()
+    };
     let session = fixture.memory.session(headers.iter().copied());
     let entries = block_on(session.entries()).expect("the memory store does not fail");
     let set_cookie = read_and_finish(&fixture.memory, &session, &entries);
@@ -500,17 +542,27 @@ pub fn session_load(bytes: &[u8]) -> Loaded {
         }
     }
 
-    // Cookie store: the first candidate holding a live minted record wins.
-    let expected = found.iter().find_map(|value| {
-        let (plain, old_key) = check_private(fixture, value)?;
+    // Cookie store: the one live minted record the candidates hold, as for the memory store.
+    let mut opened: Vec<(String, &Map<String, Value>, bool)> = Vec::new();
+    for value in found.iter() {
+        let Some((plain, old_key)) = check_private(fixture, value) else {
+            continue;
+        };
         if plain == fixture.known.expired {
-            return None;
+            continue;
         }
         let Some((_, data)) = fixture.known.live.iter().find(|(live, _)| *live == plain) else {
             panic!("the ring opened a cookie the fixture never sealed: {plain:?}")
         };
-        Some((data, old_key))
-    });
+        if !opened.iter().any(|(seen, _, _)| *seen == plain) {
+            opened.push((plain, data, old_key));
+        }
+    }
+    let expected = if found.overflowed() || opened.len() != 1 {
+        None
+    } else {
+        opened.pop().map(|(_, data, old_key)| (data, old_key))
+    };
     let session = fixture.cookie.session(headers.iter().copied());
     let entries = block_on(session.entries()).expect("the cookie store does not fail");
     let set_cookie = read_and_finish(&fixture.cookie, &session, &entries);
@@ -689,5 +741,15 @@ pub fn seeds() -> Vec<Seed> {
             format!("session={sealed_expired}; session={signed}").as_bytes(),
         ),
         seed("session_load", "oversized", oversized.as_bytes()),
+        seed(
+            "session_load",
+            "two-known-sessions",
+            format!("session={signed}; session={signed_old}").as_bytes(),
+        ),
+        seed(
+            "session_load",
+            "one-cookie-twice",
+            format!("session={signed}\nsession={signed}").as_bytes(),
+        ),
     ]
 }

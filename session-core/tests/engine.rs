@@ -704,14 +704,14 @@ async fn cycle_id_keeps_the_data_under_a_new_id_and_the_old_one_stops_working() 
         })
         .await;
     assert_eq!(stale, None);
-    // The new record, and the old id's forwarding pointer: the second record created, holding
-    // only the new digest, and gone within a minute.
+    // The new record, and the old id's forwarding pointer: the second record created, marked
+    // as a pointer, holding only the new digest, and gone within a minute.
     assert_eq!(app.store.inner.len(), 2, "the new record and the pointer");
     let digests = app.store.digests.lock().unwrap().clone();
     let pointer = app.store.inner.load(&digests[1]).await.unwrap().unwrap();
     assert_eq!(
         serde_json::Value::Object(pointer.data),
-        json!({"to": digests[2].to_hex()})
+        json!({session_core::FORWARDING_POINTER_KEY: true, "to": digests[2].to_hex()})
     );
     assert!(pointer.expires_at <= OffsetDateTime::now_utc() + Duration::seconds(61));
     assert_eq!(app.store.inner.load(&digests[0]).await.unwrap(), None);
@@ -1216,8 +1216,15 @@ async fn two_valid_session_cookies_of_different_sessions_are_ambiguous() {
         App::cookie_store(SessionConfig::default()),
     ] {
         let victim = app.login().await;
-        let attacker = app.login().await;
-        assert_ne!(victim, attacker);
+        let attacker = app
+            .request(
+                None,
+                200,
+                |s| async move { s.set("user", "eve").await.unwrap() },
+            )
+            .await
+            .expect("a new session sets a cookie");
+        let attacker = pair(&attacker);
         for header in [
             format!("{attacker}; {victim}"),
             format!("{victim}; {attacker}"),
@@ -1260,4 +1267,72 @@ async fn writes_past_the_size_and_key_limits_are_refused() {
         })
         .await;
     }
+}
+
+/// The cookie store's absolute lifetime: 7 days by default however often the cookie is
+/// re-minted, the idle timeout instead when that is longer, and the configured absolute
+/// lifetime when there is one.
+#[tokio::test]
+async fn a_cookie_store_cookie_dies_at_its_absolute_deadline() {
+    // Default: refreshed by a write every 12 hours, it lives 7 days and no longer.
+    let app = App::cookie_store(SessionConfig::default());
+    let mut cookie = app.login().await;
+    let mut served_hours = 0;
+    for n in 0..20 {
+        app.advance(Duration::hours(12));
+        if app.is_new(&cookie).await {
+            break;
+        }
+        served_hours += 12;
+        if let Some(set) = app
+            .request(Some(&cookie), 200, move |s| async move {
+                s.set("n", &n).await.unwrap();
+            })
+            .await
+        {
+            cookie = pair(&set);
+        }
+    }
+    assert_eq!(
+        served_hours,
+        6 * 24 + 12,
+        "the last request served is before 7 days"
+    );
+
+    // An idle timeout of 10 days is longer than the default lifetime: it decides.
+    let idle = Expiry::Idle(StdDuration::from_secs(10 * 24 * 3600));
+    let app = App::cookie_store(SessionConfig::default().with_expiry(idle));
+    let cookie = app.login().await;
+    app.advance(Duration::days(9));
+    assert!(
+        !app.is_new(&cookie).await,
+        "refused before its 10-day deadline"
+    );
+    app.advance(Duration::days(1));
+    assert!(app.is_new(&cookie).await, "served past its 10-day deadline");
+
+    // A configured absolute lifetime replaces the default one.
+    let expiry = Expiry::IdleAndAbsolute {
+        idle: StdDuration::from_secs(3600),
+        absolute: StdDuration::from_secs(2 * 3600),
+    };
+    let app = App::cookie_store(SessionConfig::default().with_expiry(expiry));
+    let mut cookie = app.login().await;
+    for n in 0..3 {
+        app.advance(Duration::minutes(30));
+        let set = app
+            .request(Some(&cookie), 200, move |s| async move {
+                assert!(!s.is_new().await.unwrap(), "refused before two hours");
+                s.set("n", &n).await.unwrap();
+            })
+            .await;
+        if let Some(set) = set {
+            cookie = pair(&set);
+        }
+    }
+    app.advance(Duration::minutes(31));
+    assert!(
+        app.is_new(&cookie).await,
+        "served past its two-hour deadline"
+    );
 }

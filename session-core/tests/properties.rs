@@ -455,6 +455,10 @@ fn session_load_seeds_load_minted_sessions() {
         // The expired cookie-store record is skipped; the signed id after it is used.
         ("expired-then-live", loaded(true, false)),
         ("oversized", loaded(false, false)),
+        // Cookie tossing: two different known sessions are ambiguous; one cookie sent twice
+        // is still one session.
+        ("two-known-sessions", loaded(false, false)),
+        ("one-cookie-twice", loaded(true, false)),
     ] {
         assert_eq!(fuzzing::session_load(seed(name)), expected, "{name}");
     }
