@@ -59,6 +59,7 @@ macro_rules! http_suite {
         $crate::http_suite!(@cases ($framework, $store);
             fifty_concurrent_writers_lose_no_key
             writers_racing_a_cycle_lose_no_key
+            writers_racing_a_slow_cycle_of_a_large_session_lose_no_key
             same_key_written_concurrently_ends_with_one_of_the_values
             writers_racing_a_destroy_resurrect_nothing
             concurrent_sessions_never_see_each_other

@@ -1,7 +1,10 @@
 //! The stores the suite runs on, each opened fresh and isolated (its own key prefix, table,
-//! collection, directory or file), and [`FailingStore`], a store whose writes always fail.
+//! collection, directory or file), [`FailingStore`], a store whose writes always fail, and
+//! [`SlowStore`], any store with a delay before every call.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use session_core::{
     Changes, FileStore, IdDigest, MemoryStore, MongoStore, PostgresStore, Record, RedisStore,
@@ -149,5 +152,55 @@ impl SessionStore for FailingStore {
     }
     async fn delete_expired(&self) -> Result<u64, StoreError> {
         Err(failure())
+    }
+}
+
+/// Any server-side store with `delay` added before every call, as a store on a slow or distant
+/// server behaves: an id cycle (create, take, create, apply) then takes several delays, long
+/// enough for requests racing it to find its forwarding pointer not yet naming the new id.
+#[derive(Debug)]
+pub struct SlowStore {
+    inner: Arc<dyn SessionStore>,
+    delay: Duration,
+}
+
+impl SlowStore {
+    /// `storage` (a server-side store) slowed down by `delay` per call.
+    pub fn wrap(storage: Storage, delay: Duration) -> Storage {
+        let Storage::Server(inner) = storage else {
+            panic!("only a server-side store can be slowed down")
+        };
+        Storage::Server(Arc::new(Self { inner, delay }))
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for SlowStore {
+    async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.create(id, record).await
+    }
+    async fn load(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.load(id).await
+    }
+    async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.apply(id, changes).await
+    }
+    async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.touch(id, expires_at).await
+    }
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.take(id).await
+    }
+    async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.delete(id).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.inner.delete_expired().await
     }
 }

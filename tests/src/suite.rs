@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use crate::harness::{Agent, Harness, Reply, test_config};
 use crate::logs;
 use crate::servers::Framework;
-use crate::stores::{FAILURE_DETAIL, FailingStore, StoreKind};
+use crate::stores::{FAILURE_DETAIL, FailingStore, SlowStore, StoreKind};
 
 const NO_VALUE: &str = "No value set. Go to /set to set a value";
 
@@ -460,11 +460,33 @@ async fn kv(agent: &Agent, cookie: &str) -> serde_json::Map<String, serde_json::
 /// cycle got a fresh session of its own (and its cookie), holding nothing of the old one; no
 /// write response sends the old id back.
 pub async fn writers_racing_a_cycle_lose_no_key(fw: Framework, store: StoreKind) {
-    const WRITERS: usize = 40;
     assert!(store.is_server_side(), "only server-side ids can be cycled");
-    let app = Harness::start(fw, store).await;
-    let agent = with_session(&app).await;
+    racing_a_cycle(&Harness::start(fw, store).await, None).await;
+}
+
+/// The same race on a slow store (40 ms before every call, as a distant server answers) and
+/// a large session (a 40 KiB value): the cycle takes far longer than the writers, which must
+/// wait for it to name the new id rather than drop their writes after answering 204.
+pub async fn writers_racing_a_slow_cycle_of_a_large_session_lose_no_key(
+    fw: Framework,
+    store: StoreKind,
+) {
+    assert!(store.is_server_side(), "only server-side ids can be cycled");
+    let slow = SlowStore::wrap(store.open().await, std::time::Duration::from_millis(40));
+    let app = Harness::start_with(fw, store, slow, test_config()).await;
+    racing_a_cycle(&app, Some(json!("b".repeat(40 * 1024)))).await;
+}
+
+/// Forty writers with the session's cookie, and a login (`cycle_id`) sent among them; with
+/// `ballast`, the session also holds it under the key `ballast` first.
+async fn racing_a_cycle(app: &Harness, ballast: Option<serde_json::Value>) {
+    const WRITERS: usize = 40;
+    let agent = with_session(app).await;
     let old = agent.cookie().expect("a session cookie");
+    if let Some(ballast) = &ballast {
+        let reply = agent.put("/kv/ballast", &ballast.to_string()).await;
+        assert_eq!(reply.status, 204, "{reply:?}");
+    }
     // Odd writers write the shared key `same`, even ones a key of their own.
     let writes_same = |i: &usize| !i.is_multiple_of(2);
     let key_of = |i: usize| {
@@ -529,7 +551,9 @@ pub async fn writers_racing_a_cycle_lose_no_key(fw: Framework, store: StoreKind)
         ),
         None => assert!(shared.is_empty(), "`same` was lost: {all:?}"),
     }
-    let expected_len = 3 + own.len() + usize::from(!shared.is_empty());
+    assert_eq!(all.get("ballast"), ballast.as_ref(), "the ballast was lost");
+    let expected_len =
+        3 + own.len() + usize::from(!shared.is_empty()) + usize::from(ballast.is_some());
     assert_eq!(all.len(), expected_len, "keys from elsewhere: {all:?}");
     assert!(kv(&agent, &old).await.is_empty(), "the old id still works");
 }
