@@ -116,14 +116,17 @@ impl SessionManager {
         };
         let storage = storage.into();
         let idle = config.idle_timeout().map(to_time).transpose()?;
-        let mut absolute = config.absolute_timeout().map(to_time).transpose()?;
+        let absolute = config.absolute_timeout().map(to_time).transpose()?;
+        // A cookie-store cookie cannot be revoked: with idle expiry alone a copy that is used
+        // now and then would live forever, so it gets a fixed end.
         #[cfg(feature = "cookie-store")]
-        if matches!(storage, Storage::Cookie) && absolute.is_none() {
-            // A cookie-store cookie cannot be revoked: with idle expiry alone a copy that is
-            // used now and then would live forever, so it gets a fixed end.
-            let lifetime = to_time(config.cookie_store_lifetime)?;
-            absolute = Some(idle.map_or(lifetime, |idle| idle.max(lifetime)));
-        }
+        let absolute = match absolute {
+            None if matches!(storage, Storage::Cookie) => {
+                let lifetime = to_time(config.cookie_store_lifetime)?;
+                Some(idle.map_or(lifetime, |idle| idle.max(lifetime)))
+            }
+            absolute => absolute,
+        };
         let shared = Shared {
             codec: CookieCodec::new(&config, keys),
             storage,
