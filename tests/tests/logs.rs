@@ -2,7 +2,8 @@
 //! session's life on every framework, with everything our crates log at `trace` captured, and
 //! every session cookie value and every raw id inside them looked for in it. Only
 //! digests of ids may appear, and the test checks that the logs are not empty, so it would see
-//! a leak if there were one.
+//! a leak if there were one. A request carrying two valid session cookies (a tossed cookie) is
+//! logged as a warning.
 
 use session_tests::harness::Reply;
 use session_tests::{Framework, Harness, StoreKind, logs};
@@ -34,10 +35,19 @@ async fn a_session_life(framework: Framework, store: StoreKind) -> Vec<String> {
     agent
         .get_with_cookie("/", &format!("session={tampered}"))
         .await;
+    // The logged-in cookie beside another client's valid one (a tossed cookie): ambiguous, so
+    // neither is used, and a warning is logged.
+    let other = app.agent().get("/set").await;
+    let other_token = tokens(&[&other])[0].clone();
+    let own_token = tokens(&[&login])[0].clone();
+    let tossed = agent
+        .get_with_cookie("/", &format!("session={other_token}; session={own_token}"))
+        .await;
+    assert!(tossed.body.contains("No value set"), "{tossed:?}");
     let logout = agent.post("/logout", None).await;
     let profile = agent.get("/profile").await;
     assert_eq!(profile.status, 401, "{profile:?}");
-    let mut seen = tokens(&[&set, &login, &logout]);
+    let mut seen = tokens(&[&set, &login, &logout, &other]);
     seen.push(tampered);
     seen
 }
@@ -55,6 +65,11 @@ async fn no_id_in_the_logs(framework: Framework) {
             "the life cycle is logged ({event:?}), so the log is live:\n{text}"
         );
     }
+    assert!(
+        text.lines().any(|line| line.contains("WARN")
+            && line.contains("a request carried several valid session cookies")),
+        "two valid session cookies in one request are logged as a warning:\n{text}"
+    );
     for token in &tokens {
         // The whole value, and its last 43 characters: the raw id of a signed cookie.
         let id = &token[token.len().saturating_sub(43)..];
