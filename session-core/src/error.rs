@@ -143,6 +143,14 @@ pub enum Error {
     #[error("the operating system's random number generator failed: {0}")]
     Random(getrandom::Error),
 
+    /// AES-GCM refused to seal a cookie-store record. It cannot for any record the size limits
+    /// let through, so seeing this is a bug in this library: please report it.
+    #[error(
+        "could not encrypt the cookie-store session; this is a bug in session-core, please \
+         report it"
+    )]
+    Encrypt,
+
     /// A fresh session id collided with an existing one on every attempt. With a working random
     /// source this only happens when a store's `create` does not report insert-if-absent
     /// correctly.

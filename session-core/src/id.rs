@@ -95,6 +95,16 @@ impl SessionId {
             .map(Self)
     }
 
+    /// Twelve random bytes from the same generator as [`generate`](Self::generate): the nonce
+    /// of an AES-GCM seal, which must never repeat under one key (fork-safe for the same
+    /// reason ids are).
+    pub(crate) fn nonce() -> Result<[u8; 12], Error> {
+        let bytes = Self::generate()?.0;
+        let mut nonce = [0u8; 12];
+        nonce.copy_from_slice(&bytes[..12]);
+        Ok(nonce)
+    }
+
     /// Parses the base64url form that [`encode`](Self::encode) produces; anything else is `None`.
     pub(crate) fn decode(text: &str) -> Option<Self> {
         if text.len() != ENCODED_LEN {

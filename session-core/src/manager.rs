@@ -401,12 +401,12 @@ impl Shared {
     /// Fails if the session, as `state` now holds it, is over the configured limits: more
     /// keys than allowed after adding a `new_key`, more bytes than allowed, or (with the
     /// cookie store) too large for a cookie.
-    pub(crate) fn check_size(&self, state: &State, new_key: bool) -> Result<()> {
+    pub(crate) fn check_size(&self, state: &mut State, new_key: bool) -> Result<()> {
         let max_keys = self.config.max_keys;
         if new_key && state.data.len() > max_keys {
             return Err(Error::TooManyKeys { max: max_keys });
         }
-        let size = crate::record::json_len(&state.data);
+        let size = state.data_len();
         let max = self.config.max_session_bytes;
         if size > max {
             return Err(Error::SessionTooLarge { size, max });
@@ -415,7 +415,7 @@ impl Shared {
             #[cfg(feature = "cookie-store")]
             Storage::Cookie => {
                 let plain = crate::stores::cookie::encoded_len(
-                    &state.data,
+                    size,
                     state.created_at,
                     state.expires_at,
                     self.epoch(),
@@ -737,7 +737,7 @@ impl Shared {
             crate::stores::cookie::encode(&state.data, created_at, expires_at, self.epoch());
         let cookie = self
             .codec
-            .set_cookie(self.codec.encrypt(plain), self.max_age(expires_at, now));
+            .set_cookie(self.codec.encrypt(&plain)?, self.max_age(expires_at, now));
         self.check_cookie_len(cookie.as_str().len())?;
         Ok(Some(cookie))
     }

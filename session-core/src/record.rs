@@ -10,7 +10,7 @@ pub(crate) fn whole_seconds(time: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// How many bytes `value` takes as compact JSON, without building the string.
-pub(crate) fn json_len(value: &impl Serialize) -> usize {
+pub(crate) fn json_len<T: Serialize + ?Sized>(value: &T) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

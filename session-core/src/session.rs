@@ -78,7 +78,13 @@ pub(crate) struct State {
     pub(crate) had_cookie: bool,
     /// The cookie was accepted under an older key and must be re-issued under the current one.
     pub(crate) reissue: bool,
+    /// The session's keys and values. Written only through [`put`](Self::put),
+    /// [`take`](Self::take) and [`clear`](Self::clear), which keep `data_len` true.
     pub(crate) data: Map<String, Value>,
+    /// The compact JSON length of `data`: measured when a write first needs it (the size
+    /// limits), then kept up to date per key, so a request's writes cost the size of what they
+    /// change rather than of the whole session each.
+    data_len: Option<usize>,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) expires_at: OffsetDateTime,
     /// Keys this request set or deleted; their final state is what `data` holds.
@@ -101,6 +107,7 @@ impl State {
             had_cookie,
             reissue: false,
             data: Map::new(),
+            data_len: None,
             created_at: now,
             expires_at,
             dirty: BTreeSet::new(),
@@ -124,6 +131,49 @@ impl State {
     pub(crate) fn changed(&self) -> bool {
         self.cleared || !self.dirty.is_empty()
     }
+
+    /// The compact JSON length of the session's data (`{"key":value,…}`).
+    pub(crate) fn data_len(&mut self) -> usize {
+        *self
+            .data_len
+            .get_or_insert_with(|| crate::record::json_len(&self.data))
+    }
+
+    /// Stores `value` under `key`; returns the value it replaced.
+    pub(crate) fn put(&mut self, key: &str, value: Value) -> Option<Value> {
+        let len = self.data_len() + entry_len(key, &value);
+        let previous = self.data.insert(key.to_owned(), value);
+        self.data_len = Some(match &previous {
+            Some(old) => len - entry_len(key, old),
+            // A comma before every entry but the first.
+            None => len + usize::from(self.data.len() > 1),
+        });
+        previous
+    }
+
+    /// Removes `key`; returns its value if it was there.
+    pub(crate) fn take(&mut self, key: &str) -> Option<Value> {
+        let removed = self.data.remove(key)?;
+        if let Some(len) = self.data_len {
+            let comma = usize::from(!self.data.is_empty());
+            self.data_len = Some(len - entry_len(key, &removed) - comma);
+        }
+        Some(removed)
+    }
+
+    /// Removes every key.
+    pub(crate) fn clear(&mut self) {
+        self.data.clear();
+        self.data_len = Some(EMPTY_OBJECT_LEN);
+    }
+}
+
+/// The length of `{}`.
+const EMPTY_OBJECT_LEN: usize = 2;
+
+/// The compact JSON length of one entry of an object: `"key":value`.
+fn entry_len(key: &str, value: &Value) -> usize {
+    crate::record::json_len(key) + 1 + crate::record::json_len(value)
 }
 
 impl Session {
@@ -241,11 +291,11 @@ impl Session {
             });
         }
         let mut state = self.state_mut().await?;
-        let previous = state.data.insert(key.to_owned(), value);
-        if let Err(error) = self.inner.shared.check_size(&state, previous.is_none()) {
+        let previous = state.put(key, value);
+        if let Err(error) = self.inner.shared.check_size(&mut state, previous.is_none()) {
             match previous {
-                Some(previous) => state.data.insert(key.to_owned(), previous),
-                None => state.data.remove(key),
+                Some(previous) => state.put(key, previous),
+                None => state.take(key),
             };
             return Err(error);
         }
@@ -261,7 +311,7 @@ impl Session {
     /// Deletes `key`; returns whether it was present.
     pub async fn delete(&self, key: &str) -> Result<bool> {
         let mut state = self.state_mut().await?;
-        let present = state.data.remove(key).is_some();
+        let present = state.take(key).is_some();
         if present {
             state.dirty.insert(key.to_owned());
         }
@@ -281,7 +331,7 @@ impl Session {
     /// Deletes every key. The session itself (and its id) stays.
     pub async fn clear(&self) -> Result<()> {
         let mut state = self.state_mut().await?;
-        state.data.clear();
+        state.clear();
         state.dirty.clear();
         state.cleared = true;
         Ok(())
@@ -395,6 +445,35 @@ const _: fn() = || {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn the_kept_data_length_is_the_json_length(
+            start in proptest::collection::btree_map("[a-c\"\\\\é]{0,3}", 0u32..2000, 0..4),
+            ops in proptest::collection::vec(
+                (0u8..3, "[a-c\"\\\\é]{0,3}", proptest::option::of("[x\"\u{1}]{0,5}")),
+                0..24,
+            ),
+        ) {
+            let now = OffsetDateTime::UNIX_EPOCH;
+            let mut state = State::new(now, now, false);
+            for (key, n) in start {
+                state.data.insert(key, n.into());
+            }
+            // Starts unmeasured, as a loaded session does.
+            for (op, key, text) in ops {
+                match (op, text) {
+                    (0, _) => drop(state.take(&key)),
+                    (1, _) if key.is_empty() => state.clear(),
+                    (_, Some(text)) => drop(state.put(&key, text.into())),
+                    (_, None) => drop(state.put(&key, Value::Null)),
+                }
+                let measured = crate::record::json_len(&state.data);
+                proptest::prop_assert_eq!(state.data_len(), measured);
+            }
+        }
+    }
     use crate::{KeyRing, MemoryStore, SessionConfig, SessionManager};
 
     fn assert_send<T: Send>(_: T) {}

@@ -63,14 +63,16 @@ pub(crate) fn encode(
     serde_json::to_string(&payload(data, created, expires, epoch)).unwrap_or_default()
 }
 
-/// The length `encode` would produce, without building the string.
+/// The length `encode` would produce for data whose compact JSON is `data_len` bytes long,
+/// without building the string: the payload around an empty object, plus the data.
 pub(crate) fn encoded_len(
-    data: &Map<String, Value>,
+    data_len: usize,
     created: OffsetDateTime,
     expires: OffsetDateTime,
     epoch: u64,
 ) -> usize {
-    crate::record::json_len(&payload(data, created, expires, epoch))
+    let empty = Map::new();
+    crate::record::json_len(&payload(&empty, created, expires, epoch)) - "{}".len() + data_len
 }
 
 /// Decrypts and parses a cookie-store cookie value. Returns the record and whether it was sealed
@@ -116,9 +118,12 @@ mod tests {
             .unwrap()
             .clone();
         let plain = encode(&data, at(1_000), at(2_000), 0);
-        assert_eq!(plain.len(), encoded_len(&data, at(1_000), at(2_000), 0));
+        assert_eq!(
+            plain.len(),
+            encoded_len(crate::record::json_len(&data), at(1_000), at(2_000), 0)
+        );
         assert!(!plain.contains("\"r\""), "epoch 0 is not written: {plain}");
-        let sealed = codec.encrypt(plain);
+        let sealed = codec.encrypt(&plain).unwrap();
 
         let (record, old) = decode(&codec, &sealed, at(1_500), 0).unwrap();
         assert!(!old);
@@ -134,13 +139,18 @@ mod tests {
         let codec = CookieCodec::new(&SessionConfig::default(), KeyRing::generate());
         let data = json!({"user": 7}).as_object().unwrap().clone();
         let plain = encode(&data, at(1_000), at(2_000), 3);
-        assert_eq!(plain.len(), encoded_len(&data, at(1_000), at(2_000), 3));
-        let sealed = codec.encrypt(plain);
+        assert_eq!(
+            plain.len(),
+            encoded_len(crate::record::json_len(&data), at(1_000), at(2_000), 3)
+        );
+        let sealed = codec.encrypt(&plain).unwrap();
         for (min_epoch, accepted) in [(0, true), (3, true), (4, false)] {
             let opened = decode(&codec, &sealed, at(1_500), min_epoch);
             assert_eq!(opened.is_some(), accepted, "epoch 3 against {min_epoch}");
         }
-        let unrevocable = codec.encrypt(encode(&data, at(1_000), at(2_000), 0));
+        let unrevocable = codec
+            .encrypt(&encode(&data, at(1_000), at(2_000), 0))
+            .unwrap();
         assert!(decode(&codec, &unrevocable, at(1_500), 1).is_none());
     }
 
@@ -148,11 +158,13 @@ mod tests {
     fn refuses_other_rings_and_foreign_payloads() {
         let codec = CookieCodec::new(&SessionConfig::default(), KeyRing::generate());
         let other = CookieCodec::new(&SessionConfig::default(), KeyRing::generate());
-        let sealed = other.encrypt(encode(&Map::new(), at(1), at(9_999_999_999), 0));
+        let sealed = other
+            .encrypt(&encode(&Map::new(), at(1), at(9_999_999_999), 0))
+            .unwrap();
         assert!(decode(&codec, &sealed, at(2), 0).is_none());
 
         for plain in ["not json", "{}", r#"{"v":2,"c":1,"e":99999999999,"d":{}}"#] {
-            let sealed = codec.encrypt(plain.to_owned());
+            let sealed = codec.encrypt(plain).unwrap();
             assert!(decode(&codec, &sealed, at(2), 0).is_none(), "{plain}");
         }
     }
