@@ -14,7 +14,8 @@ pub const TEST_KEY: &str = "test_key";
 pub const BODY_LIMIT: usize = 1 << 20;
 
 /// The login state, typed: `#[derive(SessionSchema)]` generates `AccountSession`, with
-/// `user()`, `set_user(..)`, `has_user()`, `delete_user()` and the same for `is_authenticated`.
+/// `user()`, `set_user(..)`, `has_user()`, `delete_user()` and the same for `is_authenticated`
+/// and `welcome`.
 #[derive(SessionSchema)]
 pub struct Account {
     /// The logged-in user. Setting or deleting it gives the session a new id (login, logout).
@@ -23,6 +24,9 @@ pub struct Account {
     /// Whether the session belongs to a logged-in user; `false` when absent.
     #[session(default)]
     pub is_authenticated: bool,
+    /// The greeting `POST /login` leaves for the next `GET /`, which shows it once (a flash).
+    #[session(flash)]
+    pub welcome: String,
 }
 
 /// The user stored by `POST /login`.
@@ -122,15 +126,17 @@ async fn reply(route: impl Future<Output = Result<Reply, Error>>) -> Reply {
         .unwrap_or_else(|error| Reply::from_error(&error))
 }
 
-/// `GET /`: the value of `test_key`, or an invitation to set it.
+/// `GET /`: the greeting of a login just made, once, and the value of `test_key`, or an
+/// invitation to set it.
 pub async fn index(session: &Session) -> Reply {
     reply(async {
+        let welcome = AccountSession::from(session.clone()).welcome().await?;
         let text = match session.get_value(TEST_KEY).await? {
             None => "No value set. Go to /set to set a value".to_owned(),
             Some(Value::String(text)) => text,
             Some(other) => other.to_string(),
         };
-        Ok(Reply::html(page(&text)))
+        Ok(Reply::html(page(welcome.as_deref(), &text)))
     })
     .await
 }
@@ -147,8 +153,9 @@ pub async fn set(session: &Session) -> Reply {
     .await
 }
 
-/// `POST /login`: stores the user (from the optional JSON body `{"name": ...}`) and
-/// `is_authenticated`; setting the user gives the session a new id.
+/// `POST /login`: stores the user (from the optional JSON body `{"name": ...}`),
+/// `is_authenticated` and the greeting the next `GET /` shows; setting the user gives the
+/// session a new id.
 pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         LoginRequest::default()
@@ -162,10 +169,12 @@ pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
     if name.is_empty() || name.len() > 100 {
         return bad_request("name must be 1 to 100 bytes long");
     }
+    let welcome = format!("Welcome back, {name}");
     let user = User { name };
     reply(async {
         account.set_user(user.clone()).await?;
         account.set_is_authenticated(true).await?;
+        account.set_welcome(welcome).await?;
         Ok(Reply::json(
             200,
             json!({ "status": "logged in", "user": user }),
@@ -187,12 +196,14 @@ pub async fn profile(account: &AccountSession) -> Reply {
     .await
 }
 
-/// `POST /logout`: removes the user (which gives the session a new id) and
-/// `is_authenticated`.
+/// `POST /logout`: removes the user (which gives the session a new id), `is_authenticated` and
+/// an unseen greeting.
 pub async fn logout(account: &AccountSession) -> Reply {
     reply(async {
         account.delete_user().await?;
         account.delete_is_authenticated().await?;
+        // A greeting the user never saw must not greet the next visitor of this browser.
+        account.delete_welcome().await?;
         Ok(Reply::json(200, json!({ "status": "logged out" })))
     })
     .await
@@ -273,7 +284,8 @@ fn bad_request(message: &str) -> Reply {
 }
 
 /// The HTML page of `GET /`, with `text` escaped: any client can set `test_key` through `/kv`.
-fn page(text: &str) -> String {
+/// `text` with the characters HTML gives a meaning escaped.
+fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -285,9 +297,18 @@ fn page(text: &str) -> String {
             c => escaped.push(c),
         }
     }
+    escaped
+}
+
+/// The page `GET /` shows: the flash, if any, then the value.
+fn page(flash: Option<&str>, text: &str) -> String {
+    let flash = flash
+        .map(|flash| format!("<p id=\"flash\">{}</p>", escape(flash)))
+        .unwrap_or_default();
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>typed-sessions example</title></head>\
-         <body><p id=\"value\">{escaped}</p></body></html>\n"
+         <body>{flash}<p id=\"value\">{}</p></body></html>\n",
+        escape(text)
     )
 }
 
@@ -297,10 +318,12 @@ mod tests {
 
     #[test]
     fn the_page_escapes_html() {
-        let html = page("<script>alert('x')</script> & \"y\"");
+        let html = page(Some("<b>"), "<script>alert('x')</script> & \"y\"");
         assert!(
             html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;")
         );
+        assert!(html.contains("<p id=\"flash\">&lt;b&gt;</p>"));
         assert!(!html.contains("<script>"));
+        assert!(!page(None, "x").contains("flash"));
     }
 }

@@ -1,7 +1,7 @@
 //! End to end in a real browser: each example binary (`axum`, `actix`, `rocket`) on its default
 //! cookie store, driven in headless Chromium through ChromeDriver. `/` shows "No value set…",
-//! `/set` then `/` shows `something`, login then `/profile` shows the user, logout then
-//! `/profile` is 401.
+//! `/set` then `/` shows `something`, login then `/profile` shows the user and `/` greets once,
+//! logout then `/profile` is 401.
 //!
 //! Needs `SESSION_TEST_CHROMIUM` and `SESSION_TEST_CHROMEDRIVER` (`scripts/test` installs
 //! Debian's `chromium` and `chromium-driver` and sets them).
@@ -275,6 +275,15 @@ async fn walk_through(binary: &str, name: &str) {
         .expect("open /profile");
     let profile: Value = serde_json::from_str(&body_text(&browser).await).expect("JSON");
     assert_eq!(profile, json!({"user": {"name": "Ada"}}), "{name}");
+    // The greeting the login left is shown once, above the value.
+    browser.goto(&format!("{base}/")).await.expect("open /");
+    assert_eq!(
+        body_text(&browser).await,
+        "Welcome back, Ada\nsomething",
+        "{name}: the flash"
+    );
+    browser.goto(&format!("{base}/")).await.expect("open /");
+    assert_eq!(body_text(&browser).await, "something", "{name}: shown once");
 
     let (status, logout) = fetch(&browser, "POST", "/logout", None).await;
     assert_eq!(

@@ -318,6 +318,40 @@ impl Session {
         Ok(present)
     }
 
+    /// The value under `key`, deserialized as `T`, and deleted from the session: it is returned
+    /// once. This is what a flash message is: set it with [`set`](Self::set) (say, before a
+    /// redirect after login), and the next request that takes it shows it and removes it.
+    ///
+    /// A value that is not a `T` is an [`Error::WrongType`] naming the key, and stays in the
+    /// session. The removal is saved with the request like any change, so it does not happen if
+    /// the response is a server error (see
+    /// [`SessionConfig::with_persist_on_server_error`](crate::SessionConfig::with_persist_on_server_error)),
+    /// and two requests of one session that run at the same time may both take the value.
+    ///
+    /// ```
+    /// # async fn show(session: &session_core::Session) -> session_core::Result<()> {
+    /// session.set("flash", "Welcome back, Ada").await?;
+    /// // On the next request:
+    /// let message: Option<String> = session.take("flash").await?;
+    /// assert_eq!(message.as_deref(), Some("Welcome back, Ada"));
+    /// assert_eq!(session.take::<String>("flash").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let mut state = self.state_mut().await?;
+        let Some(value) = state.data.get(key) else {
+            return Ok(None);
+        };
+        let value = T::deserialize(value).map_err(|source| Error::WrongType {
+            key: key.to_owned(),
+            source,
+        })?;
+        state.take(key);
+        state.dirty.insert(key.to_owned());
+        Ok(Some(value))
+    }
+
     /// Every key and value of the session (a snapshot).
     pub async fn entries(&self) -> Result<Map<String, Value>> {
         Ok(self.state().await?.data.clone())

@@ -76,6 +76,15 @@ impl<T: Serialize + DeserializeOwned + Send> Key<T> {
         session.has(self.name)
     }
 
+    /// The value under this key, removed from the session: it is returned once (a flash
+    /// message). See [`Session::take`].
+    pub fn take(
+        self,
+        session: &Session,
+    ) -> impl Future<Output = Result<Option<T>>> + Send + use<'_, T> {
+        session.take(self.name)
+    }
+
     /// Deletes this key; returns whether it was present.
     pub fn delete(
         self,
@@ -129,9 +138,10 @@ impl<T> fmt::Debug for Key<T> {
 /// | `#[session(default)]` | field | the getter returns `T`, using `Default::default()` when absent |
 /// | `#[session(default = "path")]` | field | the same, calling the function `path()` |
 /// | `#[session(renew_on_change)]` | field | setting or deleting the field gives the session a new id in the same request (the login field) |
+/// | `#[session(flash)]` | field | a flash message: the getter returns the value once and removes it ([`Key::take`]); `has_x()` looks without removing, and `load_all()` reads it without removing it |
 ///
 /// Two fields with the same key, unknown, repeated or misplaced attributes, `default` on an
-/// `Option` field, a `handle` that is not a type name or is the struct's own name, accessor names
+/// `Option` field, `flash` with `renew_on_change`, a `handle` that is not a type name or is the struct's own name, accessor names
 /// that clash (`x` and `has_x`), generic structs, enums and tuple structs are compile errors, all
 /// reported at once, each at the offending token. A type used as `TypedSession<T>` without the
 /// derive is an error that says to add it.
@@ -149,6 +159,8 @@ impl<T> fmt::Debug for Key<T> {
 ///     name: Option<String>,
 ///     #[session(default)]
 ///     visits: u32,
+///     #[session(flash)]
+///     notice: String,
 /// }
 ///
 /// async fn login(auth: &AuthSession) -> session_core::Result<()> {
@@ -156,8 +168,14 @@ impl<T> fmt::Debug for Key<T> {
 ///     auth.set_name("Ada".to_owned()).await?;
 ///     let visits: u32 = auth.visits().await? + 1; // `default`: no Option
 ///     auth.set_visits(visits).await?;
+///     auth.set_notice("Welcome back, Ada".to_owned()).await?;
 ///     assert_eq!(AuthSession::USER_ID.name(), "auth.user_id");
 ///     Ok(())
+/// }
+///
+/// // The next request shows the notice once.
+/// async fn home(auth: &AuthSession) -> session_core::Result<Option<String>> {
+///     auth.notice().await // `flash`: removed as it is read
 /// }
 /// ```
 #[diagnostic::on_unimplemented(

@@ -89,6 +89,16 @@ struct Cart {
     items: Vec<String>,
 }
 
+/// Flash messages: read once.
+#[derive(Debug, PartialEq, SessionSchema)]
+#[session(prefix = "flash.")]
+struct Notices {
+    #[session(flash)]
+    notice: String,
+    #[session(flash, default)]
+    count: u32,
+}
+
 /// A browser: one manager and the cookie it holds between requests.
 struct Browser {
     manager: SessionManager,
@@ -308,6 +318,86 @@ async fn has_and_delete_work_per_field_across_requests() {
             (false, 0, Some("x@example.com".to_owned())),
             "{store}"
         );
+    }
+}
+
+#[tokio::test]
+async fn a_flash_field_is_read_once_and_survives_requests_that_do_not_read_it() {
+    for (store, storage) in both_stores() {
+        let mut browser = Browser::new(storage);
+        browser
+            .request(|session| async move {
+                let notices = NoticesSession::from(session);
+                notices
+                    .set_notice("Welcome back, Ada".to_owned())
+                    .await
+                    .unwrap();
+                notices.set_count(2).await.unwrap();
+            })
+            .await;
+        // A request that only looks at it, and one that loads the whole struct, leave it.
+        let (looked, _) = browser
+            .request(|session| async move {
+                let notices = NoticesSession::from(session);
+                (
+                    notices.has_notice().await.unwrap(),
+                    notices.load_all().await.unwrap(),
+                )
+            })
+            .await;
+        let expected = Notices {
+            notice: "Welcome back, Ada".to_owned(),
+            count: 2,
+        };
+        assert_eq!(looked, (true, expected), "{store}");
+        let (first, _) = browser
+            .request(|session| async move {
+                let notices = NoticesSession::from(session);
+                (
+                    notices.notice().await.unwrap(),
+                    notices.count().await.unwrap(),
+                    // Taken already in this request.
+                    notices.notice().await.unwrap(),
+                )
+            })
+            .await;
+        assert_eq!(
+            first,
+            (Some("Welcome back, Ada".to_owned()), 2, None),
+            "{store}"
+        );
+        let (second, _) = browser
+            .request(|session| async move {
+                let notices = NoticesSession::from(session.clone());
+                (
+                    notices.notice().await.unwrap(),
+                    notices.count().await.unwrap(),
+                    session.keys().await.unwrap(),
+                )
+            })
+            .await;
+        assert_eq!(second, (None, 0, Vec::<String>::new()), "{store}");
+    }
+}
+
+#[tokio::test]
+async fn taking_a_value_of_the_wrong_type_is_an_error_and_keeps_it() {
+    for (store, storage) in both_stores() {
+        let mut browser = Browser::new(storage);
+        browser
+            .request(|session| async move { session.set("flash.notice", &7).await.unwrap() })
+            .await;
+        let (taken, _) = browser
+            .request(|session| async move {
+                let wrong = NoticesSession::from(session.clone()).notice().await;
+                let raw: Option<u32> = session.take("flash.notice").await.unwrap();
+                (
+                    matches!(wrong, Err(Error::WrongType { ref key, .. }) if key == "flash.notice"),
+                    raw,
+                )
+            })
+            .await;
+        assert_eq!(taken, (true, Some(7)), "{store}");
     }
 }
 

@@ -58,11 +58,12 @@ pub(crate) struct FieldAttrs {
     pub(crate) rename: Option<LitStr>,
     pub(crate) default: Option<DefaultValue>,
     pub(crate) renew_on_change: Option<Span>,
+    pub(crate) flash: Option<Span>,
 }
 
 const CONTAINER_ATTRS: &str = "`prefix = \"...\"`, `handle = \"...\"` or `crate = \"...\"`";
 const FIELD_ATTRS: &str =
-    "`rename = \"...\"`, `default`, `default = \"path\"` or `renew_on_change`";
+    "`rename = \"...\"`, `default`, `default = \"path\"`, `renew_on_change` or `flash`";
 
 pub(crate) fn container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
     let mut out = ContainerAttrs::default();
@@ -173,6 +174,17 @@ pub(crate) fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 } else {
                     set_once(&mut out.renew_on_change, meta.path.span(), &meta, errors);
                 }
+            // #[session(flash)]
+            } else if meta.path.is_ident("flash") {
+                if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+                    errors.push(
+                        meta.path.span(),
+                        "`flash` takes no value: write `#[session(flash)]`",
+                    );
+                    skip_value(meta.input)?;
+                } else {
+                    set_once(&mut out.flash, meta.path.span(), &meta, errors);
+                }
             } else if ["prefix", "handle", "crate"]
                 .iter()
                 .any(|name| meta.path.is_ident(name))
@@ -202,7 +214,7 @@ fn session_attrs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
 }
 
 fn is_field_attr(path: &Path) -> bool {
-    ["rename", "default", "renew_on_change"]
+    ["rename", "default", "renew_on_change", "flash"]
         .iter()
         .any(|name| path.is_ident(name))
 }

@@ -42,6 +42,16 @@ pub(crate) fn schema(schema: &Schema<'_>, errors: &mut Errors) {
                 ),
             );
         }
+        if let (Some(flash), Some(_)) = (field.attrs.flash, field.attrs.renew_on_change) {
+            errors.push(
+                flash,
+                format!(
+                    "`{}` cannot be both `flash` and `renew_on_change`: reading a flash field \
+                     removes it, and a login field must not vanish when read; keep one of them",
+                    field.name
+                ),
+            );
+        }
     }
 }
 

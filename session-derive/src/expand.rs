@@ -316,29 +316,41 @@ fn accessors(
     }
 
     if claim(getter) {
+        // A flash field's getter takes the value (reads and removes it); others only read.
+        let (read, flash_doc) = match field.attrs.flash {
+            Some(_) => (
+                quote_spanned!(span=> Self::#constant.take(&self.session)),
+                " The field is a `flash`: reading it removes it from the session, so it is \
+                 returned once.",
+            ),
+            None => (
+                quote_spanned!(span=> Self::#constant.get(&self.session)),
+                "",
+            ),
+        };
         let (ret, body, doc) = match (&field.option_inner, &field.attrs.default) {
             (None, Some(default)) => {
                 let default = default_value(field, default, private);
                 (
                     future(quote!(#ty)),
                     quote_spanned!(span=> async move {
-                        #private::Ok(match Self::#constant.get(&self.session).await? {
+                        #private::Ok(match #read.await? {
                             #private::Some(value) => value,
                             #private::None => #default,
                         })
                     }),
                     format!(
                         "The value of `{key}` (field `{name}` of [`{struct_name}`]), or the \
-                         field's default if it is absent."
+                         field's default if it is absent.{flash_doc}"
                     ),
                 )
             }
             _ => (
                 future(quote!(#private::Option<#value_ty>)),
-                quote_spanned!(span=> Self::#constant.get(&self.session)),
+                read,
                 format!(
                     "The value of `{key}` (field `{name}` of [`{struct_name}`]); `None` if it is \
-                     absent."
+                     absent.{flash_doc}"
                 ),
             ),
         };

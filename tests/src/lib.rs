@@ -43,6 +43,7 @@ macro_rules! http_suite {
             untouched_session_gets_no_cookie
             set_get_has_delete_across_requests
             typed_extractor_round_trips_the_login_state
+            a_login_greets_once_on_the_next_page
             login_cycles_the_id_and_the_old_cookie_stops_working
             logout_removes_the_user
             destroy_sends_a_removal_cookie

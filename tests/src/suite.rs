@@ -167,7 +167,7 @@ pub async fn typed_extractor_round_trips_the_login_state(fw: Framework, store: S
     );
     assert_eq!(
         agent.get("/kv").await.json(),
-        json!({"user": {"name": "Ada"}, "is_authenticated": true})
+        json!({"user": {"name": "Ada"}, "is_authenticated": true, "welcome": "Welcome back, Ada"})
     );
 
     let guest = app.agent();
@@ -175,6 +175,42 @@ pub async fn typed_extractor_round_trips_the_login_state(fw: Framework, store: S
     assert_eq!(login.json()["user"], json!({"name": "guest"}));
     let bad = app.agent().post("/login", Some(r#"{"name": 5}"#)).await;
     assert_eq!(bad.status, 400, "{bad:?}");
+}
+
+/// The greeting `POST /login` leaves is a flash: the next `GET /` shows it, the one after does
+/// not, and neither does the page after a logout that came before it was seen.
+pub async fn a_login_greets_once_on_the_next_page(fw: Framework, store: StoreKind) {
+    let app = Harness::start(fw, store).await;
+    let agent = with_session(&app).await;
+    assert_eq!(
+        agent.post("/login", Some(r#"{"name":"Ada"}"#)).await.status,
+        200
+    );
+    // Pages that do not show it leave it.
+    assert_eq!(agent.get("/profile").await.status, 200);
+    let first = agent.get("/").await;
+    assert!(
+        first
+            .body
+            .contains(r#"<p id="flash">Welcome back, Ada</p><p id="value">something</p>"#),
+        "{first:?}"
+    );
+    let second = agent.get("/").await;
+    assert!(
+        second.body.contains(r#"<p id="value">something</p>"#) && !second.body.contains("flash"),
+        "shown once: {second:?}"
+    );
+    assert_eq!(
+        agent.get("/kv").await.json(),
+        json!({"user": {"name": "Ada"}, "is_authenticated": true, "test_key": "something"}),
+        "taking the greeting removed it from the store"
+    );
+
+    let unseen = app.agent();
+    assert_eq!(unseen.post("/login", None).await.status, 200);
+    assert_eq!(unseen.post("/logout", None).await.status, 200);
+    let page = unseen.get("/").await;
+    assert!(!page.body.contains("flash"), "{page:?}");
 }
 
 /// Login gives the session a new id (a new cookie) and keeps its data; on a server-side store
@@ -536,6 +572,11 @@ async fn racing_a_cycle(app: &Harness, ballast: Option<serde_json::Value>) {
     assert_eq!(all.get("test_key"), Some(&json!("something")), "{all:?}");
     assert_eq!(all.get("user"), Some(&json!({"name": "Ada"})), "{all:?}");
     assert_eq!(all.get("is_authenticated"), Some(&json!(true)), "{all:?}");
+    assert_eq!(
+        all.get("welcome"),
+        Some(&json!("Welcome back, Ada")),
+        "{all:?}"
+    );
     let (shared, own): (Vec<usize>, Vec<usize>) = followed.into_iter().partition(writes_same);
     for i in &own {
         assert_eq!(
@@ -552,8 +593,9 @@ async fn racing_a_cycle(app: &Harness, ballast: Option<serde_json::Value>) {
         None => assert!(shared.is_empty(), "`same` was lost: {all:?}"),
     }
     assert_eq!(all.get("ballast"), ballast.as_ref(), "the ballast was lost");
+    // `test_key` and the login's `user`, `is_authenticated` and `welcome`.
     let expected_len =
-        3 + own.len() + usize::from(!shared.is_empty()) + usize::from(ballast.is_some());
+        4 + own.len() + usize::from(!shared.is_empty()) + usize::from(ballast.is_some());
     assert_eq!(all.len(), expected_len, "keys from elsewhere: {all:?}");
     assert!(kv(&agent, &old).await.is_empty(), "the old id still works");
 }
@@ -702,6 +744,7 @@ pub async fn concurrent_sessions_never_see_each_other(fw: Framework, store: Stor
                 "owner" => value == &json!(owner),
                 "user" => value == &json!({ "name": owner }),
                 "is_authenticated" => value == &json!(true),
+                "welcome" => value == &json!(format!("Welcome back, {owner}")),
                 key => key.strip_prefix(owner).is_some_and(|i| value == &json!(i)),
             };
             assert!(own, "{owner}'s session shows {key} = {value}: {body:?}");
