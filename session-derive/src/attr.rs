@@ -165,26 +165,10 @@ pub(crate) fn field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 }
             // #[session(renew_on_change)]
             } else if meta.path.is_ident("renew_on_change") {
-                if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-                    errors.push(
-                        meta.path.span(),
-                        "`renew_on_change` takes no value: write `#[session(renew_on_change)]`",
-                    );
-                    skip_value(meta.input)?;
-                } else {
-                    set_once(&mut out.renew_on_change, meta.path.span(), &meta, errors);
-                }
+                flag(&mut out.renew_on_change, &meta, errors)?;
             // #[session(flash)]
             } else if meta.path.is_ident("flash") {
-                if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-                    errors.push(
-                        meta.path.span(),
-                        "`flash` takes no value: write `#[session(flash)]`",
-                    );
-                    skip_value(meta.input)?;
-                } else {
-                    set_once(&mut out.flash, meta.path.span(), &meta, errors);
-                }
+                flag(&mut out.flash, &meta, errors)?;
             } else if ["prefix", "handle", "crate"]
                 .iter()
                 .any(|name| meta.path.is_ident(name))
@@ -228,6 +212,26 @@ fn path_name(path: &Path) -> String {
 }
 
 /// Records a repeated attribute instead of overwriting the first one.
+/// A field attribute that is a bare word (`renew_on_change`, `flash`): records its span, or
+/// that it was given a value or given twice.
+fn flag(
+    slot: &mut Option<Span>,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        let name = path_name(&meta.path);
+        errors.push(
+            meta.path.span(),
+            format!("`{name}` takes no value: write `#[session({name})]`"),
+        );
+        skip_value(meta.input)?;
+    } else {
+        set_once(slot, meta.path.span(), meta, errors);
+    }
+    Ok(())
+}
+
 fn set_once<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta<'_>, errors: &mut Errors) {
     if slot.is_some() {
         errors.push(
