@@ -1,6 +1,7 @@
 //! The stores the suite runs on, each opened fresh and isolated (its own key prefix, table,
-//! collection, directory or file), [`FailingStore`], a store whose writes always fail, and
-//! [`SlowStore`], any store with a delay before every call.
+//! collection, directory or file), [`FailingStore`], a store whose writes always fail,
+//! [`SlowStore`], any store with a delay before every call, and [`LoginFailingStore`], on which
+//! a login's id cycle fails halfway.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -198,6 +199,56 @@ impl SessionStore for SlowStore {
     }
     async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
         tokio::time::sleep(self.delay).await;
+        self.inner.delete(id).await
+    }
+    async fn delete_expired(&self) -> Result<u64, StoreError> {
+        self.inner.delete_expired().await
+    }
+}
+
+/// A memory store on which every login fails halfway, for a write that raced it: creating a
+/// record that holds a `user` (the session a login's id cycle moves to its new id) fails, after
+/// the cycle has taken the old record and left the forwarding pointer that racing writes wait
+/// on; and a write (`apply`) waits for that failure (at most five seconds) before it reaches the
+/// store, so it lands after the cycle took the record it had loaded.
+#[derive(Debug, Default)]
+pub struct LoginFailingStore {
+    inner: MemoryStore,
+    applying: tokio::sync::Notify,
+    login_failed: tokio::sync::Notify,
+}
+
+impl LoginFailingStore {
+    /// Returns once a write has loaded its session and is waiting to save it.
+    pub async fn write_is_waiting(&self) {
+        self.applying.notified().await;
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for LoginFailingStore {
+    async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
+        if record.data.contains_key("user") {
+            self.login_failed.notify_one();
+            return Err(failure());
+        }
+        self.inner.create(id, record).await
+    }
+    async fn load(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.inner.load(id).await
+    }
+    async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
+        self.applying.notify_one();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.login_failed.notified()).await;
+        self.inner.apply(id, changes).await
+    }
+    async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.inner.touch(id, expires_at).await
+    }
+    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
+        self.inner.take(id).await
+    }
+    async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
         self.inner.delete(id).await
     }
     async fn delete_expired(&self) -> Result<u64, StoreError> {

@@ -1,15 +1,17 @@
 //! The HTTP suite: each case is one user-visible behaviour, checked through the example app on
 //! one framework and one store. [`http_suite!`](crate::http_suite) turns them into tests.
 
+use std::sync::Arc;
+
 use serde_json::json;
-use session_core::SessionConfig;
+use session_core::{SessionConfig, Storage};
 
 use tokio::task::JoinHandle;
 
 use crate::harness::{Agent, Harness, Reply, test_config};
 use crate::logs;
 use crate::servers::Framework;
-use crate::stores::{FAILURE_DETAIL, FailingStore, SlowStore, StoreKind};
+use crate::stores::{FAILURE_DETAIL, FailingStore, LoginFailingStore, SlowStore, StoreKind};
 
 const NO_VALUE: &str = "No value set. Go to /set to set a value";
 
@@ -432,6 +434,35 @@ pub async fn store_failure_is_an_opaque_500(fw: Framework) {
     assert!(
         agent.get("/").await.body.contains(NO_VALUE),
         "reads still work"
+    );
+}
+
+/// A write that loaded the session before a login and saves it after the login's id cycle
+/// failed halfway (the old record taken, the new one never created) cannot be delivered: it
+/// waits for the cycle to name the new id (ten seconds), then is an opaque 500, never a 204
+/// for a change that was dropped.
+pub async fn a_write_racing_a_failed_login_is_a_500_not_a_lost_204(fw: Framework) {
+    let store = Arc::new(LoginFailingStore::default());
+    let storage = Storage::Server(store.clone());
+    let app = Harness::start_with(fw, StoreKind::Memory, storage, test_config()).await;
+    let agent = with_session(&app).await;
+    let old = agent.cookie().expect("a session cookie");
+
+    let writer = spawn_put(&agent, &old, "late".to_owned(), json!(1));
+    store.write_is_waiting().await;
+    let login = agent.with_cookie(&old).post("/login", None).await;
+    assert_eq!(login.status, 500, "the login fails halfway: {login:?}");
+
+    let write = writer.await.expect("the writer");
+    assert_eq!(
+        (write.status, write.body.as_str()),
+        (500, "Internal Server Error"),
+        "{write:?}"
+    );
+    assert!(write.set_cookies.is_empty(), "{write:?}");
+    assert!(
+        logs::contain("the cycle did not name the new id in time"),
+        "the dropped write is logged"
     );
 }
 

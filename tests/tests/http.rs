@@ -47,6 +47,14 @@ macro_rules! framework {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_write_racing_a_failed_login_is_a_500_not_a_lost_204() {
+                session_tests::suite::a_write_racing_a_failed_login_is_a_500_not_a_lost_204(
+                    $framework,
+                )
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn missing_middleware_is_a_500_with_an_install_hint() {
                 session_tests::suite::missing_middleware_is_a_500_with_an_install_hint($framework)
                     .await;
