@@ -209,7 +209,7 @@ impl SessionStore for SlowStore {
 /// A memory store on which every login fails halfway, for a write that raced it: creating a
 /// record that holds a `user` (the session a login's id cycle moves to its new id) fails, after
 /// the cycle has taken the old record and left the forwarding pointer that racing writes wait
-/// on; and a write (`apply`) waits for that failure (at most five seconds) before it reaches the
+/// on; and a write (`apply`) waits for that failure (at most 20 seconds) before it reaches the
 /// store, so it lands after the cycle took the record it had loaded.
 #[derive(Debug, Default)]
 pub struct LoginFailingStore {
@@ -239,7 +239,7 @@ impl SessionStore for LoginFailingStore {
     }
     async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
         self.applying.notify_one();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.login_failed.notified()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.login_failed.notified()).await;
         self.inner.apply(id, changes).await
     }
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
