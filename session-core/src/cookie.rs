@@ -23,6 +23,7 @@ use ::cookie::Cookie;
 use aes_gcm::aead::{Aead, AeadInPlace, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
+use base64::engine::GeneralPurpose;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -98,9 +99,10 @@ impl fmt::Debug for SetCookie {
 pub(crate) struct CookieCodec {
     name: String,
     /// One keyed HMAC per key of the ring, current first.
-    signers: Signers,
-    /// One AES-256-GCM cipher per key of the ring, current first.
-    sealers: Sealers,
+    signers: PerKey<Hmac<Sha256>>,
+    /// One AES-256-GCM cipher per key of the ring (its encryption half, as the private jar
+    /// uses it), current first.
+    sealers: PerKey<Aes256Gcm>,
     path: String,
     domain: Option<String>,
     secure: bool,
@@ -111,25 +113,26 @@ pub(crate) struct CookieCodec {
     attributes: String,
 }
 
-/// The keyed HMAC-SHA256 states of a key ring. They hold key material, so `Debug` shows only
-/// how many there are.
+/// One prepared primitive per key of a ring, current first: the keyed HMAC-SHA256 states that
+/// sign ids, or the AES-256-GCM ciphers that seal records. They hold key material, so `Debug`
+/// shows only how many there are.
 #[derive(Clone)]
-struct Signers(Arc<[Hmac<Sha256>]>);
+struct PerKey<T>(Arc<[T]>);
 
-impl fmt::Debug for Signers {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Signers({})", self.0.len())
+impl<T> PerKey<T> {
+    /// `prepare` applied to every key of `keys`; a key it refuses is left out.
+    fn new<E>(keys: &KeyRing, prepare: impl Fn(&::cookie::Key) -> Result<T, E>) -> Self {
+        Self(
+            keys.all()
+                .filter_map(|(_, key)| prepare(key).ok())
+                .collect(),
+        )
     }
 }
 
-/// The AES-256-GCM ciphers of a key ring, keyed with each key's encryption half as the private
-/// jar uses it, current first. They hold key material, so `Debug` shows only how many there are.
-#[derive(Clone)]
-struct Sealers(Arc<[Aes256Gcm]>);
-
-impl fmt::Debug for Sealers {
+impl<T> fmt::Debug for PerKey<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Sealers({})", self.0.len())
+        write!(f, "PerKey({})", self.0.len())
     }
 }
 
@@ -191,20 +194,12 @@ impl Candidates {
 
 impl CookieCodec {
     pub(crate) fn new(config: &SessionConfig, keys: KeyRing) -> Self {
-        let signers = Signers(
-            keys.all()
-                .map(|(_, key)| <Hmac<Sha256> as Mac>::new_from_slice(key.signing()))
-                // HMAC takes a key of any length, so this never fails.
-                .filter_map(std::result::Result::ok)
-                .collect(),
-        );
-        let sealers = Sealers(
-            keys.all()
-                .map(|(_, key)| Aes256Gcm::new_from_slice(key.encryption()))
-                // The encryption half of a `cookie::Key` is always 32 bytes.
-                .filter_map(std::result::Result::ok)
-                .collect(),
-        );
+        // HMAC takes a key of any length, and the encryption half of a `cookie::Key` is always
+        // 32 bytes, so neither leaves a key out.
+        let signers = PerKey::new(&keys, |key| {
+            <Hmac<Sha256> as Mac>::new_from_slice(key.signing())
+        });
+        let sealers = PerKey::new(&keys, |key| Aes256Gcm::new_from_slice(key.encryption()));
         let mut codec = Self {
             name: config.cookie_name(),
             signers,
@@ -265,9 +260,11 @@ impl CookieCodec {
             return None;
         }
         let (tag_b64, id) = value.split_at(TAG_B64_LEN);
-        let mut tag = Vec::with_capacity(TAG_LEN + 1);
-        decode_base64(tag_b64.as_bytes(), &mut tag)?;
-        if tag.len() != TAG_LEN {
+        let (decoder, tag_b64) = base64_decoder(tag_b64.as_bytes())?;
+        // On the stack, with room for the decoder's worst-case estimate (33 bytes for 44
+        // characters).
+        let mut tag = [0u8; TAG_LEN + 1];
+        if decoder.decode_slice(tag_b64, &mut tag) != Ok(TAG_LEN) {
             return None;
         }
         let index = self.signers.0.iter().position(|signer| {
@@ -418,7 +415,7 @@ impl CookieCodec {
 /// `value` with its `%XX` escapes decoded, if it has any; `None` if an escape is malformed or
 /// the result is not UTF-8. No value we send holds a `%`, so a `%` can only come from a client
 /// that percent-encoded the value.
-pub(crate) fn percent_decoded(value: &str) -> Option<Cow<'_, str>> {
+fn percent_decoded(value: &str) -> Option<Cow<'_, str>> {
     if !value.contains('%') {
         return Some(Cow::Borrowed(value));
     }
@@ -438,14 +435,14 @@ pub(crate) fn percent_decoded(value: &str) -> Option<Cow<'_, str>> {
     String::from_utf8(out).ok().map(Cow::Owned)
 }
 
-/// Decodes base64 as we send it (`-`, `_`, `.` for padding) or as the jars write it (`+`, `/`,
-/// `=`), padded canonically either way; `None` for anything else, including text that mixes
-/// the two alphabets, which neither we nor the jars ever wrote. One vectorised scan picks the
-/// alphabet and the decoder checks the rest, so a 4 KiB cookie is not copied or rewritten
-/// first.
-fn decode_base64(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+/// The decoder for base64 as we send it (`-`, `_`, `.` for padding) or as the jars write it
+/// (`+`, `/`, `=`), padded canonically either way, and the part of `text` it decodes; `None` if
+/// `text` cannot be ours. The decoder refuses the rest: text that mixes the two alphabets
+/// (which neither we nor the jars ever wrote), misplaced padding, stray characters. One
+/// vectorised scan picks the alphabet, so a 4 KiB cookie is not copied or rewritten first.
+fn base64_decoder(text: &[u8]) -> Option<(&'static GeneralPurpose, &[u8])> {
     if memchr::memchr3(b'-', b'_', b'.', text).is_none() {
-        return STANDARD.decode_vec(text, out).ok();
+        return Some((&STANDARD, text));
     }
     // Ours: the padding is up to two `.` at the end, and the whole is whole quads, as the
     // jars' padded output is. The URL-safe decoder without padding refuses `+`, `/`, `=` and
@@ -454,7 +451,13 @@ fn decode_base64(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
         return None;
     }
     let body = text.strip_suffix(b"..").or_else(|| text.strip_suffix(b"."));
-    URL_SAFE_NO_PAD.decode_vec(body.unwrap_or(text), out).ok()
+    Some((&URL_SAFE_NO_PAD, body.unwrap_or(text)))
+}
+
+/// `text` decoded as [`base64_decoder`] reads it, appended to `out`.
+fn decode_base64(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let (decoder, body) = base64_decoder(text)?;
+    decoder.decode_vec(body, out).ok()
 }
 
 #[cfg(test)]
