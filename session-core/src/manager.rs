@@ -573,11 +573,7 @@ impl Shared {
         let changed = snapshot.changed();
         let changes = snapshot.changes(expires_at);
         let pointer_expiry = expires_at.min(now.saturating_add(FORWARD_GRACE));
-        let mut mark = serde_json::Map::new();
-        mark.insert(
-            FORWARDING_POINTER_KEY.to_owned(),
-            serde_json::Value::Bool(true),
-        );
+        let mark = serde_json::Map::from_iter([(FORWARDING_POINTER_KEY.to_owned(), true.into())]);
         let pointer = Record::new(mark, now, pointer_expiry);
         // `false`: another request made the pointer, and is cycling now, failed or is done;
         // the take below decides.

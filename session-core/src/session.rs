@@ -168,6 +168,14 @@ impl State {
     }
 }
 
+/// `value`, stored under `key`, as a `T`; [`Error::WrongType`] naming the key if it is not one.
+fn typed<T: DeserializeOwned>(key: &str, value: &Value) -> Result<T> {
+    T::deserialize(value).map_err(|source| Error::WrongType {
+        key: key.to_owned(),
+        source,
+    })
+}
+
 /// The length of `{}`.
 const EMPTY_OBJECT_LEN: usize = 2;
 
@@ -239,15 +247,11 @@ impl Session {
     /// A value that is not a `T` is an [`Error::WrongType`] naming the key.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let state = self.state().await?;
-        match state.data.get(key) {
-            None => Ok(None),
-            Some(value) => T::deserialize(value)
-                .map(Some)
-                .map_err(|source| Error::WrongType {
-                    key: key.to_owned(),
-                    source,
-                }),
-        }
+        state
+            .data
+            .get(key)
+            .map(|value| typed(key, value))
+            .transpose()
     }
 
     /// The raw JSON value under `key`, if any.
@@ -340,13 +344,14 @@ impl Session {
     /// ```
     pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let mut state = self.state_mut().await?;
-        let Some(value) = state.data.get(key) else {
+        let Some(value) = state
+            .data
+            .get(key)
+            .map(|value| typed(key, value))
+            .transpose()?
+        else {
             return Ok(None);
         };
-        let value = T::deserialize(value).map_err(|source| Error::WrongType {
-            key: key.to_owned(),
-            source,
-        })?;
         state.take(key);
         state.dirty.insert(key.to_owned());
         Ok(Some(value))
