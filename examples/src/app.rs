@@ -283,7 +283,6 @@ fn bad_request(message: &str) -> Reply {
     Reply::json(400, json!({ "error": message }))
 }
 
-/// The HTML page of `GET /`, with `text` escaped: any client can set `test_key` through `/kv`.
 /// `text` with the characters HTML gives a meaning escaped.
 fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -300,7 +299,8 @@ fn escape(text: &str) -> String {
     escaped
 }
 
-/// The page `GET /` shows: the flash, if any, then the value.
+/// The HTML page of `GET /`: the flash, if any, then the value, both escaped (any client can
+/// set `test_key` through `/kv`).
 fn page(flash: Option<&str>, text: &str) -> String {
     let flash = flash
         .map(|flash| format!("<p id=\"flash\">{}</p>", escape(flash)))

@@ -6,7 +6,6 @@
 //! Needs `SESSION_TEST_CHROMIUM` and `SESSION_TEST_CHROMEDRIVER` (`scripts/test` installs
 //! Debian's `chromium` and `chromium-driver` and sets them).
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -63,9 +62,9 @@ fn free_port() -> u16 {
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Waits until `ready()` holds, failing with `what` if the child exits or `START_TIMEOUT` passes.
-fn wait_until(what: &str, process: &mut Process, mut ready: impl FnMut() -> bool) {
+async fn wait_until(what: &str, process: &mut Process, mut ready: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + START_TIMEOUT;
-    while !ready() {
+    while !ready().await {
         if let Ok(Some(status)) = process.0.try_wait() {
             panic!("{what} exited ({status}) before it was ready");
         }
@@ -74,7 +73,7 @@ fn wait_until(what: &str, process: &mut Process, mut ready: impl FnMut() -> bool
             "{what} was not ready within {} s",
             START_TIMEOUT.as_secs()
         );
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -83,49 +82,21 @@ fn listens(port: u16) -> bool {
 }
 
 /// Whether ChromeDriver on `port` answers its W3C `/status` with `"ready": true`.
-///
-/// ChromeDriver speaks HTTP/1.1 only (it refuses HTTP/1.0) and may keep the connection open, so
-/// the body is read up to its `Content-Length` rather than to the end of the stream.
-fn driver_ready(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+async fn driver_ready(http: &reqwest::Client, port: u16) -> bool {
+    let Ok(response) = http
+        .get(format!("http://127.0.0.1:{port}/status"))
+        .send()
+        .await
+    else {
         return false;
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let request =
-        format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut response = Vec::new();
-    let mut buffer = [0; 4096];
-    loop {
-        if let Some(body) = complete_body(&response) {
-            return serde_json::from_slice::<Value>(body)
-                .is_ok_and(|status| status["value"]["ready"] == true);
-        }
-        match stream.read(&mut buffer) {
-            Ok(0) | Err(_) => return false,
-            Ok(read) => response.extend_from_slice(&buffer[..read]),
-        }
-    }
+    response
+        .json::<Value>()
+        .await
+        .is_ok_and(|status| status["value"]["ready"] == true)
 }
 
-/// The body of `response` once its headers and `Content-Length` bytes of body have arrived.
-fn complete_body(response: &[u8]) -> Option<&[u8]> {
-    let end = response
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")?;
-    let headers = std::str::from_utf8(&response[..end]).ok()?;
-    let length: usize = headers.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.trim()
-            .eq_ignore_ascii_case("content-length")
-            .then(|| value.trim().parse().ok())?
-    })?;
-    response[end + 4..].get(..length)
-}
-
-fn start_app(binary: &str, name: &str) -> (Process, String) {
+async fn start_app(binary: &str, name: &str) -> (Process, String) {
     let port = free_port();
     let mut app = Process::spawn(
         Command::new(binary)
@@ -139,7 +110,7 @@ fn start_app(binary: &str, name: &str) -> (Process, String) {
             .stderr(Stdio::inherit()),
         &format!("the {name} example ({binary})"),
     );
-    wait_until(name, &mut app, || listens(port));
+    wait_until(name, &mut app, async || listens(port)).await;
     (app, format!("http://127.0.0.1:{port}"))
 }
 
@@ -157,7 +128,14 @@ async fn start_browser() -> (Process, Client) {
             .stderr(Stdio::null()),
         &path,
     );
-    wait_until("chromedriver", &mut driver, || driver_ready(port));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("an HTTP client");
+    wait_until("chromedriver", &mut driver, async || {
+        driver_ready(&http, port).await
+    })
+    .await;
     let profile = std::env::temp_dir().join(format!("session-browser-{port}"));
     // Without the networking flags Chromium's background connections fail on a closed network.
     let capabilities = json!({
@@ -229,7 +207,7 @@ async fn fetch(browser: &Client, method: &str, path: &str, body: Option<&str>) -
 }
 
 async fn walk_through(binary: &str, name: &str) {
-    let (_app, base) = start_app(binary, name);
+    let (_app, base) = start_app(binary, name).await;
     let (_driver, browser) = start_browser().await;
 
     browser.goto(&format!("{base}/")).await.expect("open /");

@@ -21,7 +21,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
 mod common;
-use common::{assert_exact, bad_input, fresh_id, now, object, random_hex, record};
+use common::{
+    assert_exact, bad_input, fresh_id, now, object, random_hex, record, store_and_cycle_a_session,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -588,16 +590,7 @@ async fn operations_fail_promptly_while_the_server_is_down_and_recover() {
 async fn forwarding_pointers_are_recognisable_in_the_table() {
     let store = fresh_store().await;
     let (pool, table) = (store.pool().clone(), quoted(&store));
-    let manager =
-        SessionManager::new(store, KeyRing::generate(), SessionConfig::default()).unwrap();
-    let session = manager.session(std::iter::empty::<&[u8]>());
-    session.set("user", "ada").await.unwrap();
-    let cookie = manager.finish(&session, 200).await.unwrap().unwrap();
-    let pair = cookie.as_str().split(';').next().unwrap().to_owned();
-    let session = manager.session([pair.as_bytes()]);
-    session.set("role", "admin").await.unwrap();
-    session.cycle_id().await.unwrap();
-    manager.finish(&session, 200).await.unwrap().unwrap();
+    store_and_cycle_a_session(store).await;
 
     let all: i64 = sqlx::query(&format!("SELECT count(*) FROM {table}"))
         .fetch_one(&pool)

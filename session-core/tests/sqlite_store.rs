@@ -16,7 +16,9 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 mod common;
-use common::{assert_exact, bad_input, fresh_id, now, object, random_hex, record};
+use common::{
+    assert_exact, bad_input, fresh_id, now, object, random_hex, record, store_and_cycle_a_session,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -427,16 +429,7 @@ async fn stores_are_usable_behind_arc_dyn() {
 async fn forwarding_pointers_are_recognisable_in_the_table() {
     let store = fresh_store().await;
     let pool = store.pool().clone();
-    let manager =
-        SessionManager::new(store, KeyRing::generate(), SessionConfig::default()).unwrap();
-    let session = manager.session(std::iter::empty::<&[u8]>());
-    session.set("user", "ada").await.unwrap();
-    let cookie = manager.finish(&session, 200).await.unwrap().unwrap();
-    let pair = cookie.as_str().split(';').next().unwrap().to_owned();
-    let session = manager.session([pair.as_bytes()]);
-    session.set("role", "admin").await.unwrap();
-    session.cycle_id().await.unwrap();
-    manager.finish(&session, 200).await.unwrap().unwrap();
+    store_and_cycle_a_session(store).await;
 
     let count = |sql: &'static str| {
         let pool = pool.clone();

@@ -103,3 +103,20 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// Stores a session (`user = "ada"`) in `storage` through the engine, then logs it in: a second
+/// request adds `role = "admin"` and cycles the id. The store then holds the session under its
+/// new id and the old id's forwarding pointer.
+pub async fn store_and_cycle_a_session(storage: impl Into<session_core::Storage>) {
+    use session_core::{KeyRing, SessionConfig, SessionManager};
+    let manager =
+        SessionManager::new(storage, KeyRing::generate(), SessionConfig::default()).unwrap();
+    let session = manager.session(std::iter::empty::<&[u8]>());
+    session.set("user", "ada").await.unwrap();
+    let cookie = manager.finish(&session, 200).await.unwrap().unwrap();
+    let pair = cookie.as_str().split(';').next().unwrap().to_owned();
+    let session = manager.session([pair.as_bytes()]);
+    session.set("role", "admin").await.unwrap();
+    session.cycle_id().await.unwrap();
+    manager.finish(&session, 200).await.unwrap().unwrap();
+}
