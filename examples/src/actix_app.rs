@@ -22,7 +22,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/kv", web::get().to(kv_all))
         .route("/kv/{key}", web::get().to(kv_get))
         .route("/kv/{key}", web::put().to(kv_put))
-        .route("/kv/{key}", web::delete().to(kv_delete));
+        .route("/kv/{key}", web::delete().to(kv_delete))
+        .route("/kv/{key}/incr", web::post().to(kv_incr));
 }
 
 /// Turns a framework-free [`Reply`] into an actix-web response.
@@ -78,6 +79,10 @@ async fn kv_get(session: Session, key: web::Path<String>) -> impl Responder {
 
 async fn kv_put(session: Session, key: web::Path<String>, body: Bytes) -> impl Responder {
     respond(app::kv_put(&session, &key, &body).await)
+}
+
+async fn kv_incr(session: Session, key: web::Path<String>) -> impl Responder {
+    respond(app::kv_incr(&session, &key).await)
 }
 
 async fn kv_delete(session: Session, key: web::Path<String>) -> impl Responder {

@@ -91,7 +91,8 @@ impl Reply {
 
     /// The reply for a failed session call. Limits the client broke (a key too long, a value
     /// nested too deep: 400; a session or cookie too large, too many keys: 413) are a 4xx that
-    /// says which; anything else is an opaque 500, with the detail in the log only.
+    /// says which, as are updates that cannot apply (409) or kept conflicting (503); anything
+    /// else is an opaque 500, with the detail in the log only.
     pub fn from_error(error: &Error) -> Self {
         match error {
             Error::KeyTooLong { .. } | Error::TooDeep { .. } => {
@@ -100,6 +101,12 @@ impl Reply {
             Error::CookieTooLarge { .. }
             | Error::SessionTooLarge { .. }
             | Error::TooManyKeys { .. } => Self::json(413, json!({ "error": error.to_string() })),
+            // An increment of something that is not an integer, or past its range; an update
+            // that lost its session to a concurrent logout.
+            Error::WrongType { .. } | Error::Overflow { .. } | Error::SessionGone { .. } => {
+                Self::json(409, json!({ "error": error.to_string() }))
+            }
+            Error::UpdateConflict { .. } => Self::json(503, json!({ "error": error.to_string() })),
             _ => {
                 tracing::error!(
                     error = error as &dyn std::error::Error,
@@ -264,6 +271,17 @@ pub async fn kv_put(session: &Session, key: &str, body: &[u8]) -> Reply {
         Ok(Reply::no_content())
     })
     .await
+}
+
+/// `POST /kv/{key}/incr`: adds 1 to the integer under the key (absent: 0) and returns the new
+/// value, as JSON. Concurrent increments of one session are all counted (on a server-side
+/// store; see [`Session::incr`]). A value that is not an integer is a 409; keys of the login
+/// state are refused with 403.
+pub async fn kv_incr(session: &Session, key: &str) -> Reply {
+    if let Some(refused) = protected(key) {
+        return refused;
+    }
+    reply(async { Ok(Reply::json(200, json!(session.incr(key, 1).await?))) }).await
 }
 
 /// `DELETE /kv/{key}`: removes the key; 204 whether or not it was there. Keys of the login

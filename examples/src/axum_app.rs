@@ -21,6 +21,7 @@ pub fn routes() -> Router {
         .route("/check", get(check))
         .route("/kv", get(kv_all))
         .route("/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
+        .route("/kv/{key}/incr", axum::routing::post(kv_incr))
         .layer(DefaultBodyLimit::max(app::BODY_LIMIT))
 }
 
@@ -90,6 +91,10 @@ async fn kv_get(session: Session, Path(key): Path<String>) -> Response {
 
 async fn kv_put(session: Session, Path(key): Path<String>, body: Bytes) -> Response {
     respond(app::kv_put(&session, &key, &body).await)
+}
+
+async fn kv_incr(session: Session, Path(key): Path<String>) -> Response {
+    respond(app::kv_incr(&session, &key).await)
 }
 
 async fn kv_delete(session: Session, Path(key): Path<String>) -> Response {

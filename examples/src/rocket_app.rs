@@ -15,7 +15,7 @@ use crate::app::{self, Account, Body, Reply};
 /// `rocket::build().attach(SessionFairing::new(manager)).mount("/", routes())`.
 pub fn routes() -> Vec<Route> {
     routes![
-        index, set, login, profile, logout, check, kv_all, kv_get, kv_put, kv_delete
+        index, set, login, profile, logout, check, kv_all, kv_get, kv_put, kv_incr, kv_delete
     ]
 }
 
@@ -119,6 +119,11 @@ async fn kv_put(session: Session, key: &str, data: Data<'_>) -> Respond {
         Ok(body) => Respond(app::kv_put(&session, key, &body).await),
         Err(reply) => reply,
     }
+}
+
+#[post("/kv/<key>/incr")]
+async fn kv_incr(session: Session, key: &str) -> Respond {
+    Respond(app::kv_incr(&session, key).await)
 }
 
 #[delete("/kv/<key>")]

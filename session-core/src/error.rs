@@ -131,6 +131,42 @@ pub enum Error {
         waited_ms: u64,
     },
 
+    /// [`Session::update`](crate::Session::update) could not save its new value: the session
+    /// was destroyed (a logout in another request) or expired while the update ran. Nothing was
+    /// saved; the session this request carried is gone.
+    #[error(
+        "session key `{key}` was not updated: the session was destroyed or expired while the \
+         update ran (a logout in a concurrent request?); nothing was saved"
+    )]
+    SessionGone {
+        /// The session key being updated.
+        key: String,
+    },
+
+    /// [`Session::update`](crate::Session::update) gave up: concurrent updates of the key kept
+    /// changing it for ten seconds, so none of its attempts landed. Nothing was saved; retry
+    /// later, or spread the writes over several keys.
+    #[error(
+        "session key `{key}` was not updated: concurrent updates kept changing it through \
+         {attempts} attempts over ten seconds; retry later"
+    )]
+    UpdateConflict {
+        /// The session key being updated.
+        key: String,
+        /// How many times the update was tried.
+        attempts: u32,
+    },
+
+    /// [`Session::incr`](crate::Session::incr) would take the integer under `key` out of the
+    /// range of `i64`. Nothing was changed.
+    #[error(
+        "incrementing session key `{key}` would overflow a 64-bit integer; nothing was changed"
+    )]
+    Overflow {
+        /// The session key being incremented.
+        key: String,
+    },
+
     /// The session was changed after the engine had finished its request, so the change could
     /// not be saved. Finish working with the session before the handler returns.
     #[error(

@@ -227,7 +227,7 @@ pub use crate::manager::{FORWARDING_POINTER_KEY, SessionManager};
 pub use crate::observe::{
     ObservedStore, StoreCall, StoreObserver, StoreOperation, StoreOutcome, TracingObserver,
 };
-pub use crate::record::{Changes, Record};
+pub use crate::record::{Changes, Record, Swap};
 pub use crate::revocation::RevocationEpoch;
 pub use crate::session::{MAX_KEY_LEN, MAX_VALUE_DEPTH, Session};
 pub use crate::store::{SessionStore, Storage};

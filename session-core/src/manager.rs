@@ -299,6 +299,11 @@ impl Snapshot {
 }
 
 impl Shared {
+    /// Where sessions live.
+    pub(crate) fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
     /// The current time in whole seconds.
     pub(crate) fn now(&self) -> OffsetDateTime {
         whole_seconds(match &self.clock {
@@ -656,17 +661,41 @@ impl Shared {
         digest: &IdDigest,
         changes: &Changes,
     ) -> Result<()> {
+        let Some(target) = self.follow(store, id, digest).await? else {
+            return Ok(());
+        };
+        // The new record exists before the pointer names it, and `apply` never creates one:
+        // `false` means the new session was destroyed since.
+        if store.apply(&target, changes).await? {
+            tracing::debug!(session = %digest, to = %target, "session was cycled concurrently; changes applied to the new id");
+        } else {
+            tracing::debug!(session = %digest, to = %target, "session was cycled, then destroyed; changes dropped");
+        }
+        Ok(())
+    }
+
+    /// Where the changes of a request that loaded the session `id` (stored under `digest`) go
+    /// when its record is gone: the new id's digest if a concurrent request cycled it (waiting
+    /// for that request to name the new id), `None` if the session was destroyed, has expired
+    /// or its pointer is damaged (logged). Fails with [`Error::CycleRace`] if the new id is not
+    /// named in time.
+    pub(crate) async fn follow(
+        &self,
+        store: &dyn SessionStore,
+        id: &SessionId,
+        digest: &IdDigest,
+    ) -> Result<Option<IdDigest>> {
         let forward = id.forward_digest();
         let started = tokio::time::Instant::now();
         let mut pause = std::time::Duration::from_millis(1);
         for attempt in 0.. {
             let Some(pointer) = store.load(&forward).await? else {
                 tracing::debug!(session = %digest, "session deleted concurrently; changes dropped");
-                return Ok(());
+                return Ok(None);
             };
             if pointer.data.contains_key(FORWARD_DESTROYED) {
                 tracing::debug!(session = %digest, "session destroyed concurrently; changes dropped");
-                return Ok(());
+                return Ok(None);
             }
             match pointer.data.get(FORWARD_TO) {
                 // The cycling request has taken the old record and not yet named the new id
@@ -684,18 +713,11 @@ impl Shared {
                     }
                 }
                 Some(to) => {
-                    let Some(target) = to.as_str().and_then(IdDigest::from_hex) else {
+                    let target = to.as_str().and_then(IdDigest::from_hex);
+                    if target.is_none() {
                         tracing::warn!(session = %digest, "the forwarding pointer of a cycled session is damaged; changes dropped");
-                        return Ok(());
-                    };
-                    // The new record exists before the pointer names it, and `apply` never
-                    // creates one: `false` means the new session was destroyed since.
-                    if store.apply(&target, changes).await? {
-                        tracing::debug!(session = %digest, to = %target, "session was cycled concurrently; changes applied to the new id");
-                    } else {
-                        tracing::debug!(session = %digest, to = %target, "session was cycled, then destroyed; changes dropped");
                     }
-                    return Ok(());
+                    return Ok(target);
                 }
             }
         }
@@ -749,7 +771,7 @@ fn pointer_data(target: &IdDigest) -> serde_json::Map<String, serde_json::Value>
 /// Lets the runtime run other tasks once, whatever the runtime: wakes itself and returns
 /// `Pending` on the first poll, `Ready` on the second.
 #[derive(Default)]
-struct YieldNow {
+pub(crate) struct YieldNow {
     yielded: bool,
 }
 

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::error::{ErrorChain, StoreError};
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 use crate::store::{SessionStore, Storage};
 
 /// Which [`SessionStore`] method was called.
@@ -25,6 +25,9 @@ pub enum StoreOperation {
     Apply,
     /// [`SessionStore::touch`]: a rolling expiry moved without other changes.
     Touch,
+    /// [`SessionStore::compare_and_set`]: one attempt of an atomic
+    /// [`Session::update`](crate::Session::update).
+    CompareAndSet,
     /// [`SessionStore::take`]: a record removed to give the session a new id.
     Take,
     /// [`SessionStore::delete`]: a destroyed session.
@@ -34,8 +37,8 @@ pub enum StoreOperation {
 }
 
 impl StoreOperation {
-    /// The method's name: `"create"`, `"load"`, `"apply"`, `"touch"`, `"take"`, `"delete"` or
-    /// `"delete_expired"`, for metric labels.
+    /// The method's name: `"create"`, `"load"`, `"apply"`, `"touch"`, `"compare_and_set"`,
+    /// `"take"`, `"delete"` or `"delete_expired"`, for metric labels.
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -43,6 +46,7 @@ impl StoreOperation {
             Self::Load => "load",
             Self::Apply => "apply",
             Self::Touch => "touch",
+            Self::CompareAndSet => "compare_and_set",
             Self::Take => "take",
             Self::Delete => "delete",
             Self::DeleteExpired => "delete_expired",
@@ -61,18 +65,22 @@ pub enum StoreOutcome {
     /// `create` gave `false`: a live record already has this digest (the engine tries another
     /// id).
     IdTaken,
+    /// `compare_and_set` found another value than expected and wrote nothing (the update is
+    /// retried).
+    Conflict,
     /// The store failed; [`StoreCall::error`] says how.
     Error,
 }
 
 impl StoreOutcome {
-    /// `"ok"`, `"not_found"`, `"id_taken"` or `"error"`, for metric labels.
+    /// `"ok"`, `"not_found"`, `"id_taken"`, `"conflict"` or `"error"`, for metric labels.
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::NotFound => "not_found",
             Self::IdTaken => "id_taken",
+            Self::Conflict => "conflict",
             Self::Error => "error",
         }
     }
@@ -343,6 +351,25 @@ impl<S: SessionStore + ?Sized, O: StoreObserver> SessionStore for ObservedStore<
         result
     }
 
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        let started = Instant::now();
+        let result = self.store.compare_and_set(id, key, expected, new).await;
+        let swapped = |swap: &Swap| match swap {
+            Swap::Swapped => StoreOutcome::Ok,
+            Swap::Conflict(_) => StoreOutcome::Conflict,
+            Swap::Missing => StoreOutcome::NotFound,
+        };
+        let op = StoreOperation::CompareAndSet;
+        self.report(op, Some(id), started, &result, swapped, none);
+        result
+    }
+
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         let started = Instant::now();
         let result = self.store.take(id).await;
@@ -422,6 +449,15 @@ mod tests {
             Err(down())
         }
         async fn touch(&self, _: &IdDigest, _: OffsetDateTime) -> Result<bool, StoreError> {
+            Err(down())
+        }
+        async fn compare_and_set(
+            &self,
+            _: &IdDigest,
+            _: &str,
+            _: Option<&serde_json::Value>,
+            _: &serde_json::Value,
+        ) -> Result<Swap, StoreError> {
             Err(down())
         }
         async fn take(&self, _: &IdDigest) -> Result<Option<Record>, StoreError> {

@@ -8,7 +8,7 @@ pub use core::default::Default;
 pub use core::fmt;
 pub use core::future::Future;
 pub use core::marker::Send;
-pub use core::ops::Deref;
+pub use core::ops::{Deref, FnMut};
 pub use core::option::Option::{self, None, Some};
 pub use core::primitive::{bool, str};
 pub use core::result::Result::{Err, Ok};

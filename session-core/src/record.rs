@@ -78,6 +78,33 @@ impl Record {
     }
 }
 
+/// What a [`SessionStore::compare_and_set`](crate::SessionStore::compare_and_set) did.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Swap {
+    /// The key held the expected value (or was absent, as expected) and now holds the new one.
+    Swapped,
+    /// The key held something else, which is carried here (`None`: the key was absent).
+    /// Nothing was written.
+    Conflict(Option<Value>),
+    /// There is no live record under the id. Nothing was written.
+    Missing,
+}
+
+impl Record {
+    /// Sets `key` to `new` if it holds `expected` (`None`: if it is absent), else reports what
+    /// it holds: the compare-and-set a store performs on a record it holds in memory or has
+    /// read under a lock. Never returns [`Swap::Missing`]; the expiry is left alone.
+    pub fn compare_and_set(&mut self, key: &str, expected: Option<&Value>, new: &Value) -> Swap {
+        let current = self.data.get(key);
+        if current != expected {
+            return Swap::Conflict(current.cloned());
+        }
+        self.data.insert(key.to_owned(), new.clone());
+        Swap::Swapped
+    }
+}
+
 /// What one request changed in a session: the keys it set, the keys it deleted, whether it
 /// cleared everything first, and the session's new expiry.
 ///
@@ -136,6 +163,34 @@ mod tests {
         changes.remove.clear();
         record.apply(&changes);
         assert_eq!(Value::Object(record.data), json!({"b": "two"}));
+    }
+
+    #[test]
+    fn compare_and_set_writes_only_over_the_expected_value() {
+        let t = OffsetDateTime::from_unix_timestamp(1_000).unwrap();
+        let mut record = Record::new(json!({"n": 1}).as_object().unwrap().clone(), t, t);
+        assert_eq!(
+            record.compare_and_set("n", Some(&json!(2)), &json!(3)),
+            Swap::Conflict(Some(json!(1)))
+        );
+        assert_eq!(
+            record.compare_and_set("m", Some(&json!(1)), &json!(3)),
+            Swap::Conflict(None)
+        );
+        assert_eq!(
+            record.compare_and_set("n", None, &json!(3)),
+            Swap::Conflict(Some(json!(1)))
+        );
+        assert_eq!(Value::Object(record.data.clone()), json!({"n": 1}));
+        assert_eq!(
+            record.compare_and_set("n", Some(&json!(1)), &json!(2)),
+            Swap::Swapped
+        );
+        assert_eq!(
+            record.compare_and_set("m", None, &json!("x")),
+            Swap::Swapped
+        );
+        assert_eq!(Value::Object(record.data), json!({"n": 2, "m": "x"}));
     }
 
     #[test]

@@ -15,7 +15,15 @@ use tokio::sync::OnceCell;
 use crate::cookie::Candidates;
 use crate::error::{Error, Result};
 use crate::id::{IdDigest, SessionId};
-use crate::manager::Shared;
+use crate::manager::{Shared, YieldNow};
+use crate::record::Swap;
+use crate::store::Storage;
+
+/// How long [`Session::update`] keeps retrying a key that concurrent updates keep changing.
+const UPDATE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The longest pause between two attempts of a contended [`Session::update`].
+const UPDATE_MAX_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// The longest session key accepted by [`Session::set`], in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -288,23 +296,27 @@ impl Session {
 
     /// Stores `value` under an already checked `key`.
     async fn insert(&self, key: &str, value: Value) -> Result<()> {
-        if depth(&value) > MAX_VALUE_DEPTH {
-            return Err(Error::TooDeep {
-                key: key.to_owned(),
-                max: MAX_VALUE_DEPTH,
-            });
-        }
+        check_depth(key, &value)?;
         let mut state = self.state_mut().await?;
-        let previous = state.put(key, value);
-        if let Err(error) = self.inner.shared.check_size(&mut state, previous.is_none()) {
-            match previous {
-                Some(previous) => state.put(key, previous),
-                None => state.take(key),
-            };
-            return Err(error);
-        }
+        self.put_within_limits(&mut state, key, value)?;
         state.dirty.insert(key.to_owned());
         Ok(())
+    }
+
+    /// Puts `value` under `key` in `state` if the session stays within its limits (see
+    /// [`set`](Self::set)); returns the value it replaced. A refused value changes nothing.
+    fn put_within_limits(
+        &self,
+        state: &mut State,
+        key: &str,
+        value: Value,
+    ) -> Result<Option<Value>> {
+        let previous = state.put(key, value);
+        if let Err(error) = self.inner.shared.check_size(state, previous.is_none()) {
+            restore(state, key, previous);
+            return Err(error);
+        }
+        Ok(previous)
     }
 
     /// Whether a value is stored under `key`.
@@ -355,6 +367,180 @@ impl Session {
         state.take(key);
         state.dirty.insert(key.to_owned());
         Ok(Some(value))
+    }
+
+    /// Replaces the value under `key` with `f(old)` (`old` is `None` if the key is absent) and
+    /// returns the new value, without losing a concurrent update of the same key.
+    ///
+    /// With a server-side store the new value goes to the store at once, as a
+    /// [`compare_and_set`](crate::SessionStore::compare_and_set): if another request changed
+    /// the key since this one read it, `f` runs again on the value the store holds, until the
+    /// write lands. So fifty concurrent `update(|n| n.unwrap_or(0) + 1)` calls on one session
+    /// leave exactly fifty, where `get` then `set` keeps whichever write came last. `f` may run
+    /// several times; keep it free of side effects. The update is saved even if the response
+    /// is later a server error, and it follows the session to its new id if a concurrent
+    /// request cycles it (a login).
+    ///
+    /// Where no other request can see the key yet, the update is an ordinary change saved with
+    /// the request: on a session that is not stored yet, on a key this request has already set
+    /// or deleted (or after [`clear`](Self::clear)), and with the cookie store, whose record
+    /// lives in the browser (there the last response to arrive wins, as for every key).
+    ///
+    /// Fails with [`Error::WrongType`] if the stored value is not a `T`, with the errors of
+    /// [`set`](Self::set) for a value that is too large, with [`Error::SessionGone`] if the
+    /// session was destroyed or expired while updating, and with [`Error::UpdateConflict`] if
+    /// the key kept changing for ten seconds.
+    ///
+    /// ```
+    /// # async fn count(session: &session_core::Session) -> session_core::Result<()> {
+    /// let views = session.update("views", |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+    /// assert_eq!(views, 1);
+    /// let cart = session
+    ///     .update("cart", |items: Option<Vec<String>>| {
+    ///         let mut items = items.unwrap_or_default();
+    ///         items.push("book".to_owned());
+    ///         items
+    ///     })
+    ///     .await?;
+    /// assert_eq!(cart, ["book"]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn update<T, F>(&self, key: &str, mut f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(Option<T>) -> T,
+    {
+        self.try_update(key, |old| Ok(f(old))).await
+    }
+
+    /// Adds `by` to the integer under `key` (absent: 0) and returns the new value: an
+    /// [`update`](Self::update) that never loses a concurrent increment. A sum outside the range
+    /// of `i64` is an [`Error::Overflow`], and changes nothing.
+    ///
+    /// ```
+    /// # async fn count(session: &session_core::Session) -> session_core::Result<()> {
+    /// assert_eq!(session.incr("attempts", 1).await?, 1);
+    /// assert_eq!(session.incr("attempts", 2).await?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn incr(&self, key: &str, by: i64) -> Result<i64> {
+        self.try_update(key, |old: Option<i64>| {
+            old.unwrap_or(0)
+                .checked_add(by)
+                .ok_or_else(|| Error::Overflow {
+                    key: key.to_owned(),
+                })
+        })
+        .await
+    }
+
+    /// [`update`](Self::update) with an `f` that may refuse, failing the update with its error.
+    async fn try_update<T, F>(&self, key: &str, mut f: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(Option<T>) -> Result<T>,
+    {
+        check_key(key)?;
+        let store = match self.inner.shared.storage() {
+            Storage::Server(store) => Some(Arc::clone(store)),
+            #[cfg(feature = "cookie-store")]
+            Storage::Cookie => None,
+        };
+        // Once the stored session turns out to have a new id, updates go there.
+        let mut cycled_to: Option<IdDigest> = None;
+        let started = tokio::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let (store, id, digest, expected, value, new) = {
+                let mut state = self.state_mut().await?;
+                let old = state
+                    .data
+                    .get(key)
+                    .map(|value| typed(key, value))
+                    .transpose()?;
+                let new = f(old)?;
+                let value = to_value(key, &new)?;
+                check_depth(key, &value)?;
+                let visible = !state.cleared && !state.dirty.contains(key);
+                let (Some(store), Origin::Stored { id, digest }, true) =
+                    (&store, &state.origin, visible)
+                else {
+                    // No other request can see this key's value: an ordinary change.
+                    self.put_within_limits(&mut state, key, value)?;
+                    state.dirty.insert(key.to_owned());
+                    return Ok(new);
+                };
+                let (store, id, digest) = (Arc::clone(store), id.clone(), *digest);
+                // The limits hold for the session as it will be once the update lands.
+                let expected = state.data.get(key).cloned();
+                let previous = self.put_within_limits(&mut state, key, value.clone())?;
+                restore(&mut state, key, previous);
+                (store, id, digest, expected, value, new)
+            };
+            let at = cycled_to.unwrap_or(digest);
+            let (swapped, current) = match store
+                .compare_and_set(&at, key, expected.as_ref(), &value)
+                .await?
+            {
+                Swap::Swapped => (true, Some(value)),
+                Swap::Conflict(current) => (false, current),
+                Swap::Missing if cycled_to.is_none() => {
+                    match self.inner.shared.follow(&*store, &id, &digest).await? {
+                        Some(target) => {
+                            cycled_to = Some(target);
+                            continue;
+                        }
+                        None => {
+                            return Err(Error::SessionGone {
+                                key: key.to_owned(),
+                            });
+                        }
+                    }
+                }
+                Swap::Missing => {
+                    return Err(Error::SessionGone {
+                        key: key.to_owned(),
+                    });
+                }
+            };
+            // What the store holds now becomes what this request reads, unless the request
+            // changed the key itself meanwhile (from a clone of this handle).
+            {
+                let mut state = self.state().await?;
+                if !state.cleared && !state.dirty.contains(key) {
+                    match current {
+                        Some(value) => drop(state.put(key, value)),
+                        None => drop(state.take(key)),
+                    }
+                }
+            }
+            if swapped {
+                return Ok(new);
+            }
+            if started.elapsed() >= UPDATE_WAIT {
+                tracing::warn!(
+                    key,
+                    attempts = attempt,
+                    "a session update kept conflicting with concurrent updates of the key; gave up"
+                );
+                return Err(Error::UpdateConflict {
+                    key: key.to_owned(),
+                    attempts: attempt,
+                });
+            }
+            // Many writers of one key: let the others land before trying again.
+            if attempt > 2 {
+                let jitter = u64::from(getrandom::u32().unwrap_or(0)) % 1000;
+                tokio::time::sleep(pause.mul_f64(0.5 + jitter as f64 / 2000.0)).await;
+                pause = (pause * 2).min(UPDATE_MAX_PAUSE);
+            } else {
+                YieldNow::default().await;
+            }
+        }
     }
 
     /// Every key and value of the session (a snapshot).
@@ -464,6 +650,25 @@ fn depth(value: &Value) -> usize {
         deepest = deepest.max(level);
     }
     deepest
+}
+
+/// Puts back the value `key` had before a `put` (`None`: it was absent).
+fn restore(state: &mut State, key: &str, previous: Option<Value>) {
+    match previous {
+        Some(previous) => drop(state.put(key, previous)),
+        None => drop(state.take(key)),
+    }
+}
+
+/// [`Error::TooDeep`] if `value` nests deeper than [`MAX_VALUE_DEPTH`].
+fn check_depth(key: &str, value: &Value) -> Result<()> {
+    if depth(value) > MAX_VALUE_DEPTH {
+        return Err(Error::TooDeep {
+            key: key.to_owned(),
+            max: MAX_VALUE_DEPTH,
+        });
+    }
+    Ok(())
 }
 
 fn check_key(key: &str) -> Result<()> {

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 
 /// A server-side session store.
 ///
@@ -23,6 +23,10 @@ use crate::record::{Changes, Record};
 ///   name keep their current value, whatever another request wrote. If the record is missing or
 ///   expired it does nothing and returns `false`, so a deleted session is never brought back.
 /// - **touch** moves a live record's expiry, like an `apply` with no key changes.
+/// - **compare_and_set** sets one key of the live record to a new value only if it holds an
+///   expected one, atomically with every other write to the record, and otherwise reports what
+///   it holds; [`Session::update`](crate::Session::update) retries it, so that concurrent
+///   updates of one key are never lost.
 /// - **take** removes the live record and returns it, atomically with respect to `apply`:
 ///   every concurrent `apply` either returned `true` and its changes are in the returned
 ///   record, or returns `false`. A missing or expired record gives `None` (an expired one may be
@@ -65,6 +69,24 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// Sets the expiry of the live record under `id`. Returns `false`, writing nothing, if there
     /// is no live record.
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Sets `key` of the live record under `id` to `new` if it holds `expected` (`None`: if the
+    /// key is absent), as one atomic step with respect to every other write to the record.
+    ///
+    /// Returns [`Swap::Swapped`] if it wrote; [`Swap::Conflict`] with the key's current value
+    /// (`None` if absent) if the key held something else, writing nothing; [`Swap::Missing`]
+    /// if there is no live record. Leaves the expiry and every other key alone. Values compare
+    /// as JSON values; a store that keeps JSON text may compare the text `serde_json` writes,
+    /// which is the same for equal values it wrote. A store that cannot tell whether a failed
+    /// round trip wrote must return the error rather than try again: the engine would apply
+    /// the update twice. The in-memory merge is [`Record::compare_and_set`].
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError>;
 
     /// Removes the live record under `id` and returns it; `None` if it is missing or expired.
     ///

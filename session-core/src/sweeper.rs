@@ -204,7 +204,7 @@ mod tests {
     use crate::error::StoreError;
     use crate::id::IdDigest;
     use crate::observe::{ObservedStore, StoreCall, StoreObserver, StoreOperation, StoreOutcome};
-    use crate::record::{Changes, Record};
+    use crate::record::{Changes, Record, Swap};
 
     /// Sends the outcome of every sweep.
     struct Sweeps(mpsc::UnboundedSender<StoreOutcome>);
@@ -237,6 +237,15 @@ mod tests {
             Err(unreachable_store())
         }
         async fn touch(&self, _: &IdDigest, _: OffsetDateTime) -> Result<bool, StoreError> {
+            Err(unreachable_store())
+        }
+        async fn compare_and_set(
+            &self,
+            _: &IdDigest,
+            _: &str,
+            _: Option<&serde_json::Value>,
+            _: &serde_json::Value,
+        ) -> Result<Swap, StoreError> {
             Err(unreachable_store())
         }
         async fn take(&self, _: &IdDigest) -> Result<Option<Record>, StoreError> {

@@ -22,7 +22,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::id::SessionId;
 use crate::record::whole_seconds;
-use crate::{Changes, IdDigest, Record, SessionStore};
+use crate::{Changes, IdDigest, Record, SessionStore, Swap};
 
 /// The store under test.
 pub type Store = Arc<dyn SessionStore>;
@@ -64,7 +64,12 @@ macro_rules! store_test_suite {
             touch_moves_the_expiry_only,
             touch_of_a_missing_record_creates_nothing,
             delete_expired_keeps_live_records,
-            nul_in_keys_and_values_round_trips_through_every_operation
+            nul_in_keys_and_values_round_trips_through_every_operation,
+            compare_and_set_writes_only_over_the_expected_value,
+            compare_and_set_matches_values_read_back_from_the_store,
+            compare_and_set_on_a_missing_or_expired_record_creates_nothing,
+            concurrent_compare_and_set_increments_are_all_kept,
+            take_racing_compare_and_set_loses_no_acknowledged_write
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -573,4 +578,270 @@ pub async fn nul_in_keys_and_values_round_trips_through_every_operation(store: S
 
     let taken = store.take(&id).await.expect("take failed");
     assert_exact(taken, &expected);
+}
+
+async fn compare_and_set(
+    store: &Store,
+    id: &IdDigest,
+    key: &str,
+    expected: Option<Value>,
+    new: Value,
+) -> Swap {
+    store
+        .compare_and_set(id, key, expected.as_ref(), &new)
+        .await
+        .expect("compare_and_set failed")
+}
+
+/// `compare_and_set` writes only when the key holds the expected value (or is absent, when
+/// `None` is expected), reports the current value otherwise, and leaves the other keys and the
+/// expiry alone.
+pub async fn compare_and_set_writes_only_over_the_expected_value(store: Store) {
+    let id = fresh_id();
+    let record = live(json!({"n": 1, "other": "kept"}));
+    create(&store, &id, &record).await;
+    let conflicts = [
+        ("n", Some(json!(2)), Swap::Conflict(Some(json!(1)))),
+        ("n", Some(json!("1")), Swap::Conflict(Some(json!(1)))),
+        ("n", None, Swap::Conflict(Some(json!(1)))),
+        ("absent", Some(json!(1)), Swap::Conflict(None)),
+        ("absent", Some(Value::Null), Swap::Conflict(None)),
+    ];
+    for (key, expected, outcome) in conflicts {
+        assert_eq!(
+            compare_and_set(&store, &id, key, expected.clone(), json!(99)).await,
+            outcome,
+            "compare_and_set of {key:?} expecting {expected:?}"
+        );
+    }
+    assert_eq!(
+        load(&store, &id).await,
+        Some(record.clone()),
+        "a compare_and_set that conflicted wrote something"
+    );
+    let new = json!({"count": 2, "items": ["a"]});
+    assert_eq!(
+        compare_and_set(&store, &id, "n", Some(json!(1)), new.clone()).await,
+        Swap::Swapped
+    );
+    assert_eq!(
+        compare_and_set(&store, &id, "added", None, Value::Null).await,
+        Swap::Swapped
+    );
+    assert_eq!(
+        compare_and_set(&store, &id, "added", Some(Value::Null), json!(false)).await,
+        Swap::Swapped,
+        "a stored null is a value, and compares equal to an expected null"
+    );
+    let stored = load(&store, &id).await.expect("record vanished");
+    assert_eq!(
+        Value::Object(stored.data),
+        json!({"n": new, "other": "kept", "added": false})
+    );
+    assert_eq!(stored.created_at, record.created_at);
+    assert_eq!(
+        stored.expires_at, record.expires_at,
+        "compare_and_set moved the expiry"
+    );
+}
+
+/// A value the store hands back (by `load`, or in a conflict) compares equal to what it holds,
+/// whatever its shape: the engine's retries depend on it.
+pub async fn compare_and_set_matches_values_read_back_from_the_store(store: Store) {
+    let values = [
+        json!({"z": 1, "a": [1.5, -0.0, 1e300, u64::MAX, i64::MIN], "m": {"y": null, "b": true}}),
+        json!("quote \" backslash \\ NUL \u{0} é 🔑 </script>"),
+        json!(0.1),
+        json!([]),
+        json!({}),
+    ];
+    for key in ["plain", "a.b$c", "nul\u{0}key", "~%00", ""] {
+        let id = fresh_id();
+        let data: Map<String, Value> = values
+            .iter()
+            .enumerate()
+            .map(|(i, value)| (format!("{key}{i}"), value.clone()))
+            .collect();
+        create(
+            &store,
+            &id,
+            &Record::new(data, now(), now() + Duration::hours(1)),
+        )
+        .await;
+        let loaded = load(&store, &id).await.expect("record vanished");
+        for (i, _) in values.iter().enumerate() {
+            let name = format!("{key}{i}");
+            let held = loaded.data.get(&name).cloned();
+            // What a conflict reports must match too.
+            let Swap::Conflict(reported) =
+                compare_and_set(&store, &id, &name, Some(json!("no such value")), json!(0)).await
+            else {
+                panic!("{name:?}: a compare_and_set expecting another value did not conflict");
+            };
+            assert_eq!(
+                reported, held,
+                "{name:?}: the conflict reported another value"
+            );
+            assert_eq!(
+                compare_and_set(&store, &id, &name, held.clone(), json!(i)).await,
+                Swap::Swapped,
+                "{name:?}: compare_and_set did not match the value the store returned ({held:?})"
+            );
+        }
+        let after = load(&store, &id).await.expect("record vanished");
+        for i in 0..values.len() {
+            assert_eq!(after.data.get(&format!("{key}{i}")), Some(&json!(i)));
+        }
+    }
+}
+
+/// `compare_and_set` on a missing, deleted or expired record is [`Swap::Missing`] and creates
+/// nothing.
+pub async fn compare_and_set_on_a_missing_or_expired_record_creates_nothing(store: Store) {
+    let missing = fresh_id();
+    assert_eq!(
+        compare_and_set(&store, &missing, "k", None, json!(1)).await,
+        Swap::Missing
+    );
+    assert_eq!(load(&store, &missing).await, None);
+
+    let deleted = fresh_id();
+    create(&store, &deleted, &live(json!({"k": 1}))).await;
+    store.delete(&deleted).await.expect("delete failed");
+    assert_eq!(
+        compare_and_set(&store, &deleted, "k", Some(json!(1)), json!(2)).await,
+        Swap::Missing
+    );
+    assert_eq!(load(&store, &deleted).await, None);
+
+    let expired = fresh_id();
+    let now = now();
+    let record = Record::new(
+        map(json!({"k": 1})),
+        now - Duration::hours(2),
+        now - Duration::seconds(1),
+    );
+    let _ = store
+        .create(&expired, &record)
+        .await
+        .expect("create failed");
+    for expected in [Some(json!(1)), None] {
+        assert_eq!(
+            compare_and_set(&store, &expired, "k", expected, json!(2)).await,
+            Swap::Missing,
+            "compare_and_set on an expired record"
+        );
+    }
+    assert_eq!(
+        load(&store, &expired).await,
+        None,
+        "an expired record came back"
+    );
+}
+
+/// Increments `key` of `id` by one with a compare-and-set loop, as `Session::update` does;
+/// `false` once the record is gone.
+async fn increment(store: &Store, id: &IdDigest, key: &str) -> bool {
+    let mut current = load(store, id).await.and_then(|r| r.data.get(key).cloned());
+    loop {
+        let next = json!(current.as_ref().and_then(Value::as_u64).unwrap_or(0) + 1);
+        match compare_and_set(store, id, key, current.clone(), next).await {
+            Swap::Swapped => return true,
+            Swap::Conflict(held) => current = held,
+            Swap::Missing => return false,
+        }
+    }
+}
+
+/// Fifty tasks each increment one key of one session with a compare-and-set loop, while other
+/// tasks write other keys: the key ends at exactly fifty, and the other keys are all kept.
+pub async fn concurrent_compare_and_set_increments_are_all_kept(store: Store) {
+    const TASKS: usize = 50;
+    let id = fresh_id();
+    create(&store, &id, &live(json!({"base": true}))).await;
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS * 2));
+    let mut tasks = Vec::new();
+    for i in 0..TASKS {
+        let (incrementer, start_incrementing) = (store.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start_incrementing.wait().await;
+            assert!(
+                increment(&incrementer, &id, "n").await,
+                "the record vanished"
+            );
+        }));
+        let (writer, start_writing) = (store.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start_writing.wait().await;
+            let update = changes(json!({ format!("key{i}"): i }), &[]);
+            assert!(writer.apply(&id, &update).await.expect("apply failed"));
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a task panicked");
+    }
+    let record = load(&store, &id).await.expect("record vanished");
+    assert_eq!(
+        record.data.get("n"),
+        Some(&json!(TASKS)),
+        "concurrent compare-and-set increments were lost"
+    );
+    for i in 0..TASKS {
+        assert_eq!(
+            record.data.get(&format!("key{i}")),
+            Some(&json!(i)),
+            "key{i} was lost"
+        );
+    }
+}
+
+/// Tasks increment one key with compare-and-set loops while another task takes the record:
+/// the taken record holds exactly as many increments as reported [`Swap::Swapped`], and every
+/// later attempt is [`Swap::Missing`].
+pub async fn take_racing_compare_and_set_loses_no_acknowledged_write(store: Store) {
+    const TASKS: usize = 20;
+    for round in 0..3 {
+        let id = fresh_id();
+        create(&store, &id, &live(json!({}))).await;
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS + 1));
+        let incrementers: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (store, start) = (store.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let mut landed = 0u64;
+                    while increment(&store, &id, "n").await {
+                        landed += 1;
+                        // An in-memory store never makes a task wait: let the taker run.
+                        tokio::task::yield_now().await;
+                    }
+                    landed
+                })
+            })
+            .collect();
+        let taker = {
+            let (store, start) = (store.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                for _ in 0..(round + 1) * 20 {
+                    tokio::task::yield_now().await;
+                }
+                store.take(&id).await.expect("take failed")
+            })
+        };
+        let taken = taker
+            .await
+            .expect("the taker panicked")
+            .expect("take of a live record returns it");
+        let mut landed = 0;
+        for incrementer in incrementers {
+            landed += incrementer.await.expect("an incrementer panicked");
+        }
+        let held = taken.data.get("n").and_then(Value::as_u64).unwrap_or(0);
+        assert_eq!(
+            held, landed,
+            "compare_and_set reported {landed} increments as written, the taken record holds {held}"
+        );
+        assert_eq!(load(&store, &id).await, None, "a taken session came back");
+    }
 }

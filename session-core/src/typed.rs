@@ -85,6 +85,19 @@ impl<T: Serialize + DeserializeOwned + Send> Key<T> {
         session.take(self.name)
     }
 
+    /// Replaces the value under this key with `f(old)` and returns it, without losing a
+    /// concurrent update. See [`Session::update`].
+    pub fn update<'s, F>(
+        self,
+        session: &'s Session,
+        f: F,
+    ) -> impl Future<Output = Result<T>> + Send + use<'s, T, F>
+    where
+        F: FnMut(Option<T>) -> T + Send + 's,
+    {
+        session.update(self.name, f)
+    }
+
     /// Deletes this key; returns whether it was present.
     pub fn delete(
         self,

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use session_core::{
     Changes, IdDigest, KeyRing, MemoryStore, Record, Session, SessionConfig, SessionManager,
-    SessionStore, SetCookie, StoreError,
+    SessionStore, SetCookie, StoreError, Swap,
 };
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -145,6 +145,15 @@ impl SessionStore for GatedStore {
     }
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.inner.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        self.inner.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         let gate = self.gates.lock().unwrap().take.take();

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde_json::json;
 use session_core::{
     Changes, CookieLifetime, Error, Expiry, IdDigest, KeyRing, MemoryStore, Record, SessionConfig,
-    SessionManager, SessionStore, SetCookie, Storage, StoreError,
+    SessionManager, SessionStore, SetCookie, Storage, StoreError, Swap,
 };
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -93,6 +93,15 @@ impl SessionStore for CountingStore {
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.check(&self.touches)?;
         self.inner.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        self.inner.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         self.check(&self.takes)?;

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 use session_core::{
     Changes, FileStore, IdDigest, KeyRing, Record, SessionConfig, SessionManager, SessionStore,
-    StoreError,
+    StoreError, Swap,
 };
 use sha2::{Digest as _, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -81,6 +81,15 @@ impl SessionStore for ScratchStore {
     }
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.store.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        self.store.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         self.store.take(id).await

@@ -663,3 +663,75 @@ async fn key_constants_work_on_the_raw_session_and_the_handle_derefs_to_it() {
         )
     );
 }
+
+#[tokio::test]
+async fn update_accessors_start_from_the_default_or_none_and_keep_the_result() {
+    for (store, storage) in both_stores() {
+        let mut browser = Browser::new(storage);
+        let ((visits, email, items), _) = browser
+            .request(|session| async move {
+                let auth = AuthSession::from(session.clone());
+                // `visits` has a default: the closure gets a `u32`, not an `Option`.
+                let visits = auth.update_visits(|visits| visits + 1).await.unwrap();
+                let email = auth
+                    .update_email(|email| email.unwrap_or_default() + "ada@example.com")
+                    .await
+                    .unwrap();
+                let items = CartSession::from(session)
+                    .update_items(|mut items| {
+                        items.push("book".to_owned());
+                        items
+                    })
+                    .await
+                    .unwrap();
+                (visits, email, items)
+            })
+            .await;
+        assert_eq!(visits, 1, "{store}");
+        assert_eq!(email, "ada@example.com", "{store}");
+        assert_eq!(items, ["book"], "{store}");
+
+        let ((visits, raw), _) = browser
+            .request(|session| async move {
+                let auth = AuthSession::from(session.clone());
+                let visits = auth.update_visits(|visits| visits * 10).await.unwrap();
+                (visits, session.get_value("auth.visits").await.unwrap())
+            })
+            .await;
+        assert_eq!(visits, 10, "{store}");
+        assert_eq!(raw, Some(json!(10)), "{store}: stored as plain JSON");
+    }
+}
+
+#[tokio::test]
+async fn updating_a_renew_on_change_field_renews_the_id() {
+    let mut browser = Browser::new(Storage::from(MemoryStore::new()));
+    let (_, first) = browser
+        .request(|session| async move {
+            AuthSession::from(session)
+                .set_name("Ada".to_owned())
+                .await
+                .unwrap();
+        })
+        .await;
+    let first = first.expect("a new session sets a cookie");
+    let (user_id, renewed) = browser
+        .request(|session| async move {
+            AuthSession::from(session)
+                .update_user_id(|id| id.unwrap_or(0) + 7)
+                .await
+                .unwrap()
+        })
+        .await;
+    assert_eq!(user_id, 7);
+    let renewed = renewed.expect("a renew_on_change update sends the new id");
+    assert_ne!(
+        renewed.split(';').next(),
+        first.split(';').next(),
+        "the id was renewed"
+    );
+    let (name, _) = browser
+        .request(|session| async move { AuthSession::from(session).name().await.unwrap() })
+        .await;
+    assert_eq!(name.as_deref(), Some("Ada"), "the data moved to the new id");
+}

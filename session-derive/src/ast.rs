@@ -70,6 +70,10 @@ impl Field<'_> {
         format_ident!("has_{}", self.name, span = self.ident.span())
     }
 
+    pub(crate) fn updater(&self) -> Ident {
+        format_ident!("update_{}", self.name, span = self.ident.span())
+    }
+
     pub(crate) fn deleter(&self) -> Ident {
         format_ident!("delete_{}", self.name, span = self.ident.span())
     }

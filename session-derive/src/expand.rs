@@ -284,6 +284,7 @@ fn accessors(
     let setter = field.setter();
     let has = field.has();
     let deleter = field.deleter();
+    let updater = field.updater();
     let docs = &field.docs;
     let renew = field
         .attrs
@@ -390,6 +391,62 @@ fn accessors(
             #[doc = #doc]
             #vis fn #has(&self) -> #ret {
                 #has_call
+            }
+        });
+    }
+
+    if claim(&updater) {
+        let (arg, call, doc) = match (&field.option_inner, &field.attrs.default) {
+            (None, Some(default)) => {
+                let default = default_value(field, default, private);
+                (
+                    quote!(#ty),
+                    quote_spanned!(span=> {
+                        let mut f = f;
+                        Self::#constant.update(&self.session, move |old| {
+                            f(match old {
+                                #private::Some(value) => value,
+                                #private::None => #default,
+                            })
+                        })
+                    }),
+                    format!(
+                        "Replaces the value of `{key}` (field `{name}`) with `f(old)`, `old` being \
+                         the field's default if it is absent, and returns the new value."
+                    ),
+                )
+            }
+            _ => (
+                quote!(#private::Option<#value_ty>),
+                quote_spanned!(span=> Self::#constant.update(&self.session, f)),
+                format!(
+                    "Replaces the value of `{key}` (field `{name}`) with `f(old)`, `old` being \
+                     `None` if it is absent, and returns the new value."
+                ),
+            ),
+        };
+        let doc = format!(
+            "{doc} A concurrent update of the key is never lost (see `Session::update`); `f` \
+             may run more than once.{renew_doc}"
+        );
+        let body = match &renew {
+            None => call,
+            Some(renew) => quote_spanned!(span=> async move {
+                let value = #call.await?;
+                #renew
+                #private::Ok(value)
+            }),
+        };
+        out.extend(quote! {
+            #[doc = #doc]
+            #vis fn #updater<'session, F>(
+                &'session self,
+                f: F,
+            ) -> impl #private::Future<Output = #private::Result<#value_ty>> + #private::Send + 'session
+            where
+                F: #private::FnMut(#arg) -> #value_ty + #private::Send + 'session,
+            {
+                #body
             }
         });
     }

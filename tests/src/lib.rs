@@ -53,6 +53,7 @@ macro_rules! http_suite {
             oversized_session_is_refused_with_413
             kv_cannot_forge_the_login_state
             a_cookie_copied_before_logout_dies
+            counters_count_and_refuse_what_is_not_an_integer
         );
     };
     ($framework:expr, $store:expr, server_side) => {
@@ -64,6 +65,8 @@ macro_rules! http_suite {
             same_key_written_concurrently_ends_with_one_of_the_values
             writers_racing_a_destroy_resurrect_nothing
             concurrent_sessions_never_see_each_other
+            fifty_concurrent_increments_are_all_counted
+            increments_racing_a_login_are_all_counted
         );
     };
     (@cases $args:tt; $($case:ident)*) => {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use session_core::{
     Changes, FileStore, IdDigest, MemoryStore, MongoStore, PostgresStore, Record, RedisStore,
-    SessionStore, SqliteStore, Storage, StoreError,
+    SessionStore, SqliteStore, Storage, StoreError, Swap,
 };
 use time::OffsetDateTime;
 
@@ -145,6 +145,15 @@ impl SessionStore for FailingStore {
     async fn touch(&self, _: &IdDigest, _: OffsetDateTime) -> Result<bool, StoreError> {
         Err(failure())
     }
+    async fn compare_and_set(
+        &self,
+        _: &IdDigest,
+        _: &str,
+        _: Option<&serde_json::Value>,
+        _: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        Err(failure())
+    }
     async fn take(&self, _: &IdDigest) -> Result<Option<Record>, StoreError> {
         Err(failure())
     }
@@ -192,6 +201,16 @@ impl SessionStore for SlowStore {
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         tokio::time::sleep(self.delay).await;
         self.inner.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         tokio::time::sleep(self.delay).await;
@@ -244,6 +263,15 @@ impl SessionStore for LoginFailingStore {
     }
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.inner.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        self.inner.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         self.inner.take(id).await

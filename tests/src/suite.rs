@@ -947,3 +947,147 @@ pub async fn a_cookie_copied_before_logout_dies(fw: Framework, store: StoreKind)
         "replays of the pre-logout cookie served"
     );
 }
+
+/// `POST /kv/{key}/incr` counts from 1, returns the new value and keeps it; a value that is
+/// not an integer, or one at the top of its range, is a 409 that changes nothing; a key of the
+/// login state is refused with 403.
+pub async fn counters_count_and_refuse_what_is_not_an_integer(fw: Framework, store: StoreKind) {
+    let app = Harness::start(fw, store).await;
+    let agent = app.agent();
+    let first = agent.post("/kv/n/incr", None).await;
+    assert_eq!((first.status, first.json()), (200, json!(1)), "{first:?}");
+    assert!(first.session_cookie().is_some(), "a new session: {first:?}");
+    let second = agent.post("/kv/n/incr", None).await;
+    assert_eq!(
+        (second.status, second.json()),
+        (200, json!(2)),
+        "{second:?}"
+    );
+    assert_eq!(agent.get("/kv/n").await.json(), json!(2));
+
+    for (value, why) in [
+        (json!("text"), "a string"),
+        (json!(1.5), "a fraction"),
+        (json!(i64::MAX), "the largest i64"),
+    ] {
+        let reply = agent.put("/kv/odd", &value.to_string()).await;
+        assert_eq!(reply.status, 204, "{reply:?}");
+        let reply = agent.post("/kv/odd/incr", None).await;
+        assert_eq!(reply.status, 409, "incrementing {why}: {reply:?}");
+        assert!(
+            reply.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("odd")),
+            "the error names the key: {reply:?}"
+        );
+        assert_eq!(
+            agent.get("/kv/odd").await.json(),
+            value,
+            "{why} was changed"
+        );
+    }
+    let reply = agent.post("/kv/user/incr", None).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert_eq!(agent.get("/kv/n").await.json(), json!(2));
+}
+
+/// Fifty concurrent `POST /kv/n/incr` on one session: every response carries a different
+/// count, from 1 to 50, and the session ends at exactly 50 (a get-then-set counter keeps only
+/// a few of them).
+pub async fn fifty_concurrent_increments_are_all_counted(fw: Framework, store: StoreKind) {
+    assert!(
+        store.is_server_side(),
+        "the cookie store's record is the cookie: concurrent responses replace each other"
+    );
+    const COUNTERS: i64 = 50;
+    let app = Harness::start(fw, store).await;
+    let agent = with_session(&app).await;
+    let cookie = agent.cookie().expect("a session cookie");
+    let counters: Vec<_> = (0..COUNTERS)
+        .map(|_| {
+            let counter = agent.with_cookie(&cookie);
+            tokio::spawn(async move { counter.post("/kv/n/incr", None).await })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for counter in counters {
+        let reply = counter.await.expect("the counter finished");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        if let Some(set_cookie) = reply.session_cookie() {
+            assert_eq!(pair(set_cookie), cookie, "the id does not change");
+        }
+        counts.push(reply.json().as_i64().expect("a count"));
+    }
+    counts.sort_unstable();
+    assert_eq!(
+        counts,
+        (1..=COUNTERS).collect::<Vec<_>>(),
+        "two increments saw the same count, so one was lost"
+    );
+    let all = kv(&agent, &cookie).await;
+    assert_eq!(all.get("n"), Some(&json!(COUNTERS)), "{all:?}");
+    assert_eq!(all.get("test_key"), Some(&json!("something")), "{all:?}");
+}
+
+/// Forty increments on one session with a login (which cycles the id) sent among them: with
+/// the login's cookie, the count is exactly the number of increments that loaded the session
+/// before the cycle (those whose response sets no cookie), each of which saw its own count.
+/// One that arrived after the cycle got a fresh session of its own, counting from 1.
+pub async fn increments_racing_a_login_are_all_counted(fw: Framework, store: StoreKind) {
+    assert!(store.is_server_side(), "only server-side ids can be cycled");
+    const COUNTERS: usize = 40;
+    let app = Harness::start(fw, store).await;
+    let agent = with_session(&app).await;
+    let old = agent.cookie().expect("a session cookie");
+    let mut counters = Vec::new();
+    let mut login = None;
+    for i in 0..COUNTERS {
+        if i == COUNTERS / 2 {
+            let cycler = agent.with_cookie(&old);
+            login = Some(tokio::spawn(async move {
+                cycler.post("/login", Some(r#"{"name":"Ada"}"#)).await
+            }));
+        }
+        let counter = agent.with_cookie(&old);
+        counters.push(tokio::spawn(async move {
+            counter.post("/kv/n/incr", None).await
+        }));
+    }
+    let login = login
+        .expect("the login was sent")
+        .await
+        .expect("the login finished");
+    assert_eq!(login.status, 200, "{login:?}");
+    let new = pair(login.session_cookie().expect("the login sends the new id")).to_owned();
+
+    let mut followed = Vec::new();
+    for counter in counters {
+        let reply = counter.await.expect("the counter finished");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let count = reply.json().as_i64().expect("a count");
+        match new_pair_unless_old(&reply, &old) {
+            None => followed.push(count),
+            Some(fresh) => {
+                assert_eq!(count, 1, "a fresh session counts from 1: {reply:?}");
+                assert_eq!(
+                    kv(&agent, &fresh).await,
+                    *json!({"n": 1}).as_object().expect("an object"),
+                    "an increment after the cycle gets a fresh session"
+                );
+            }
+        }
+    }
+    followed.sort_unstable();
+    let expected: Vec<i64> = (1..=followed.len() as i64).collect();
+    assert_eq!(followed, expected, "two increments saw the same count");
+    let all = kv(&agent, &new).await;
+    assert_eq!(
+        all.get("n")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(0),
+        followed.len() as i64,
+        "increments racing the login were lost: {all:?}"
+    );
+    assert_eq!(all.get("user"), Some(&json!({"name": "Ada"})), "{all:?}");
+    assert!(kv(&agent, &old).await.is_empty(), "the old id still works");
+}

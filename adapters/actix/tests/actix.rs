@@ -9,7 +9,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpResponse, web};
 use session_actix::{
     Changes, IdDigest, KeyRing, MemoryStore, Record, Session, SessionConfig, SessionError,
-    SessionManager, SessionMiddleware, SessionSchema, SessionStore, StoreError, TypedSession,
+    SessionManager, SessionMiddleware, SessionSchema, SessionStore, StoreError, Swap, TypedSession,
 };
 use time::OffsetDateTime;
 
@@ -286,6 +286,15 @@ impl SessionStore for FailingApply {
     }
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.0.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        self.0.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         self.0.take(id).await

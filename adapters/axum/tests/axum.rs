@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use session_axum::{
     Changes, CoreSession, IdDigest, KeyRing, MemoryStore, Record, Session, SessionConfig,
-    SessionError, SessionLayer, SessionManager, SessionSchema, SessionStore, StoreError,
+    SessionError, SessionLayer, SessionManager, SessionSchema, SessionStore, StoreError, Swap,
     TypedSession,
 };
 use time::OffsetDateTime;
@@ -226,6 +226,15 @@ impl SessionStore for FailingApply {
     }
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.0.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        self.0.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         self.0.take(id).await

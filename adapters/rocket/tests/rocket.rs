@@ -10,7 +10,8 @@ use rocket::time::OffsetDateTime;
 use rocket::{Build, Rocket, get, post, routes};
 use session_rocket::{
     Changes, IdDigest, KeyRing, MemoryStore, Record, Session, SessionConfig, SessionError,
-    SessionFairing, SessionManager, SessionSchema, SessionStore, Storage, StoreError, TypedSession,
+    SessionFairing, SessionManager, SessionSchema, SessionStore, Storage, StoreError, Swap,
+    TypedSession,
 };
 use tracing::instrument::WithSubscriber;
 
@@ -366,6 +367,15 @@ impl SessionStore for FailingApply {
     }
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.0.touch(id, expires_at).await
+    }
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&serde_json::Value>,
+        new: &serde_json::Value,
+    ) -> Result<Swap, StoreError> {
+        self.0.compare_and_set(id, key, expected, new).await
     }
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
         self.0.take(id).await

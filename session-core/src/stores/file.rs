@@ -9,12 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 use crate::error::StoreError;
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 use crate::store::SessionStore;
 
 /// The extension of session files: `<digest hex>.json`.
@@ -676,6 +677,28 @@ impl SessionStore for FileStore {
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.locked(*id, move |inner, id| {
             inner.update(id, |record| record.expires_at = expires_at)
+        })
+        .await
+    }
+
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&Value>,
+        new: &Value,
+    ) -> Result<Swap, StoreError> {
+        let (key, expected, new) = (key.to_owned(), expected.cloned(), new.clone());
+        // Under the lock `apply` takes: read, compare, and write the file only on a match.
+        self.locked(*id, move |inner, id| {
+            let Some(mut record) = inner.read_live(id)? else {
+                return Ok(Swap::Missing);
+            };
+            let swap = record.compare_and_set(&key, expected.as_ref(), &new);
+            if swap == Swap::Swapped {
+                inner.replace(id, &record)?;
+            }
+            Ok(swap)
         })
         .await
     }

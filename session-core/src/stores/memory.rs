@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 use crate::store::SessionStore;
 
 /// The default capacity: how many sessions a [`MemoryStore::new`] keeps at most.
@@ -590,6 +590,36 @@ impl SessionStore for MemoryStore {
 
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.write(id, Write::Touch(expires_at))
+    }
+
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&Value>,
+        new: &Value,
+    ) -> Result<Swap, StoreError> {
+        // Compared and written under one hold of the shard's lock, like every other write.
+        let now = OffsetDateTime::now_utc();
+        let mut shard = self.shard(id);
+        let Some(entry) = shard
+            .sessions
+            .get(id)
+            .filter(|entry| !entry.record.is_expired_at(now))
+        else {
+            return Ok(Swap::Missing);
+        };
+        let current = entry.record.data.get(key);
+        if current != expected {
+            return Ok(Swap::Conflict(current.cloned()));
+        }
+        let mut changes = Changes::expiry_only(entry.record.expires_at);
+        changes.set.insert(key.to_owned(), new.clone());
+        match shard.write(id, now, self.inner.shard_bytes, Write::Apply(&changes)) {
+            Ok(true) => Ok(Swap::Swapped),
+            Ok(false) => Ok(Swap::Missing),
+            Err(size) => Err(self.too_large(size)),
+        }
     }
 
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 use crate::store::SessionStore;
 
 /// The sub-document holding the session's keys.
@@ -336,6 +336,60 @@ impl SessionStore for MongoStore {
         let update = doc! { "$set": { EXPIRES: date(expires_at) } };
         self.update_live(id, update, "move a session's expiry")
             .await
+    }
+
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&Value>,
+        new: &Value,
+    ) -> Result<Swap, StoreError> {
+        // One `update_one` whose filter holds the expected JSON text (or that the field is
+        // absent): the comparison and the write are one atomic step. Only a miss costs a read,
+        // to tell a missing session from a conflict.
+        let field = format!("{DATA}.{}", escape_key(key));
+        let mut filter = Self::live(id);
+        match expected {
+            Some(value) => filter.insert(field.clone(), encode_value(key, value)?),
+            None => filter.insert(field.clone(), doc! { "$exists": false }),
+        };
+        let update = doc! { "$set": { field.as_str(): encode_value(key, new)? } };
+        let result = self
+            .collection
+            .update_one(filter, update)
+            .await
+            .map_err(|source| self.failure("compare and set a session key", source))?;
+        if result.matched_count > 0 {
+            return Ok(Swap::Swapped);
+        }
+        let Some(document) = self
+            .collection
+            .find_one(Self::live(id))
+            .projection(doc! { field.as_str(): 1 })
+            .await
+            .map_err(|source| self.failure("read a session key after a conflict", source))?
+        else {
+            return Ok(Swap::Missing);
+        };
+        let current = document
+            .get_document(DATA)
+            .ok()
+            .and_then(|data| data.get(escape_key(key)));
+        match current {
+            None => Ok(Swap::Conflict(None)),
+            Some(Bson::String(text)) => match serde_json::from_str(text) {
+                Ok(value) => Ok(Swap::Conflict(Some(value))),
+                Err(_) => {
+                    tracing::warn!(session = %id, "the session's MongoDB document is damaged; the session is treated as missing");
+                    Ok(Swap::Missing)
+                }
+            },
+            Some(_) => {
+                tracing::warn!(session = %id, "the session's MongoDB document is damaged; the session is treated as missing");
+                Ok(Swap::Missing)
+            }
+        }
     }
 
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::error::{BoxError, StoreError};
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 use crate::store::SessionStore;
 use crate::stores::sql::{
     ConnectError, InvalidTableName, QueryError, TableName, record_or_missing,
@@ -91,6 +91,7 @@ struct Statements {
     load: String,
     apply: String,
     touch: String,
+    compare_and_set: String,
     take: String,
     delete: String,
     delete_expired: String,
@@ -127,6 +128,18 @@ impl Statements {
                  WHERE id = $1 AND expires_at > $6"
             ),
             touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
+            // The UPDATE writes only over the expected text (NULL: the key is absent). Its row
+            // lock orders it with every other write; the SELECTs, which see the statement's
+            // snapshot, say whether the row is live and what the key held, for a miss.
+            compare_and_set: format!(
+                "WITH swapped AS (\
+                 UPDATE {t} SET data = data || jsonb_build_object($2::text, $4::text) \
+                 WHERE id = $1 AND expires_at > $5 AND (data ->> $2) IS NOT DISTINCT FROM $3 \
+                 RETURNING 1) \
+                 SELECT EXISTS (SELECT 1 FROM swapped), \
+                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $5), \
+                 (SELECT data ->> $2 FROM {t} WHERE id = $1 AND expires_at > $5)"
+            ),
             take: format!(
                 "DELETE FROM {t} WHERE id = $1 RETURNING data::text, created_at, expires_at"
             ),
@@ -419,6 +432,49 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(|e| self.error("touch", e))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&Value>,
+        new: &Value,
+    ) -> Result<Swap, StoreError> {
+        let text = |value: &Value| serde_json::to_string(value).map_err(StoreError::Codec);
+        let row = sqlx::query(&self.sql.compare_and_set)
+            .bind(&id.as_bytes()[..])
+            .bind(escape_key(key).as_ref())
+            .bind(expected.map(text).transpose()?)
+            .bind(text(new)?)
+            .bind(OffsetDateTime::now_utc())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.error("compare_and_set", e))?;
+        let decoded = (|| -> Result<Swap, BoxError> {
+            let (swapped, live): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+            if swapped {
+                return Ok(Swap::Swapped);
+            }
+            if !live {
+                return Ok(Swap::Missing);
+            }
+            let current: Option<String> = row.try_get(2)?;
+            Ok(Swap::Conflict(
+                current
+                    .map(|text| serde_json::from_str(&text))
+                    .transpose()?,
+            ))
+        })();
+        Ok(decoded.unwrap_or_else(|error| {
+            tracing::warn!(
+                digest = %id,
+                table = self.table.as_str(),
+                %error,
+                "damaged session row in {BACKEND}; treating the session as missing"
+            );
+            Swap::Missing
+        }))
     }
 
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {

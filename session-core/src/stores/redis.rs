@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 use crate::store::SessionStore;
 
 /// Field prefix of session keys inside a session's hash.
@@ -94,6 +94,33 @@ for i = first, #ARGV, {CHUNK} do
   redis.call('HSET', key, unpack(ARGV, i, math.min(i + {CHUNK} - 1, #ARGV)))
 end
 return 1
+"
+    ))
+});
+
+/// Sets one field of a live record if it holds the expected text. `KEYS[1]`: the hash. `ARGV`:
+/// now (Unix seconds), the field, `1` if the field is expected to exist (else `0`), the expected
+/// text (ignored if not expected to exist), the new text. Returns `{1}` if it wrote, `{0}` or
+/// `{0, current}` (absent, or its current text) if the field held something else, and `{-1}` if
+/// there is no live record. One `HGET` of the expiry, one of the field, and the `HSET`.
+static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"
+local key = KEYS[1]
+local expires = tonumber(redis.call('HGET', key, '{EXPIRES}'))
+if not expires or expires <= tonumber(ARGV[1]) then
+  return {{-1}}
+end
+local current = redis.call('HGET', key, ARGV[2])
+if ARGV[3] == '1' then
+  if current ~= ARGV[4] then
+    return {{0, current}}
+  end
+elseif current then
+  return {{0, current}}
+end
+redis.call('HSET', key, ARGV[2], ARGV[5])
+return {{1}}
 "
     ))
 });
@@ -553,6 +580,44 @@ impl SessionStore for RedisStore {
 
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
         self.apply(id, &Changes::expiry_only(expires_at)).await
+    }
+
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&Value>,
+        new: &Value,
+    ) -> Result<Swap, StoreError> {
+        let hash = self.key(id);
+        let mut invocation = COMPARE_AND_SET.key(&hash);
+        invocation
+            .arg(now())
+            .arg(format!("{DATA}{key}"))
+            .arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.map(json).unwrap_or_default())
+            .arg(json(new));
+        // Not retried after a dropped connection: had the first attempt written, a second
+        // would report a conflict and the engine would apply the update again.
+        let reply: Vec<RedisValue> = self.run_once(Request::Script(invocation)).await?;
+        let mut reply = reply.into_iter();
+        let status = reply.next().and_then(|v| i64::from_redis_value(v).ok());
+        let current = match reply.next() {
+            None | Some(RedisValue::Nil) => None,
+            Some(value) => Vec::<u8>::from_redis_value(value).ok(),
+        };
+        Ok(match (status, current) {
+            (Some(1), _) => Swap::Swapped,
+            (Some(0), None) => Swap::Conflict(None),
+            (Some(0), Some(text)) => match serde_json::from_slice(&text) {
+                Ok(value) => Swap::Conflict(Some(value)),
+                Err(_) => {
+                    tracing::warn!(session = %id, "invalid session value in Redis; session treated as missing");
+                    Swap::Missing
+                }
+            },
+            _ => Swap::Missing,
+        })
     }
 
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {

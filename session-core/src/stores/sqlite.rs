@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::error::{BoxError, StoreError};
 use crate::id::IdDigest;
-use crate::record::{Changes, Record};
+use crate::record::{Changes, Record, Swap};
 use crate::store::SessionStore;
 use crate::stores::sql::{
     ConnectError, InvalidTableName, QueryError, TableName, record_or_missing,
@@ -308,24 +308,46 @@ impl SqliteStore {
 
     /// Merges `changes` into the live row: read, merge, write, under SQLite's write lock.
     async fn merge(&self, id: &IdDigest, changes: &Changes, now: i64) -> Result<bool, StoreError> {
+        let merged = self
+            .edit(id, "apply", now, |record| {
+                record.apply(changes);
+                (true, ())
+            })
+            .await?;
+        Ok(merged.is_some())
+    }
+
+    /// Runs `edit` on the live row under SQLite's write lock (one `BEGIN IMMEDIATE`
+    /// transaction) and writes the record back if `edit` says so; `None` if there is no live
+    /// row. `operation` names the step in errors.
+    async fn edit<T>(
+        &self,
+        id: &IdDigest,
+        operation: &'static str,
+        now: i64,
+        edit: impl FnOnce(&mut Record) -> (bool, T),
+    ) -> Result<Option<T>, StoreError> {
         let mut connection = self
             .pool
             .acquire()
             .await
-            .map_err(|e| self.error("apply", e))?;
-        let result = self.merge_on(&mut connection, id, changes, now).await;
+            .map_err(|e| self.error(operation, e))?;
+        let result = self
+            .edit_on(&mut connection, id, operation, now, edit)
+            .await;
         discard_if_failed(&mut connection, &result);
         result
     }
 
-    async fn merge_on(
+    async fn edit_on<T>(
         &self,
         connection: &mut SqliteConnection,
         id: &IdDigest,
-        changes: &Changes,
+        operation: &'static str,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let fail = |e| self.error("apply", e);
+        edit: impl FnOnce(&mut Record) -> (bool, T),
+    ) -> Result<Option<T>, StoreError> {
+        let fail = |e| self.error(operation, e);
         let mut tx = connection
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -338,9 +360,13 @@ impl SqliteStore {
             .map_err(fail)?;
         let Some(mut record) = row.and_then(|row| self.decode(id, &row)) else {
             tx.rollback().await.map_err(fail)?;
-            return Ok(false);
+            return Ok(None);
         };
-        record.apply(changes);
+        let (write, outcome) = edit(&mut record);
+        if !write {
+            tx.rollback().await.map_err(fail)?;
+            return Ok(Some(outcome));
+        }
         sqlx::query(&self.sql.write)
             .bind(encode(&record.data)?)
             .bind(record.expires_at.unix_timestamp())
@@ -349,7 +375,7 @@ impl SqliteStore {
             .await
             .map_err(fail)?;
         tx.commit().await.map_err(fail)?;
-        Ok(true)
+        Ok(Some(outcome))
     }
 }
 
@@ -449,6 +475,22 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(|e| self.error("touch", e))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn compare_and_set(
+        &self,
+        id: &IdDigest,
+        key: &str,
+        expected: Option<&Value>,
+        new: &Value,
+    ) -> Result<Swap, StoreError> {
+        let swapped = self
+            .edit(id, "compare_and_set", now(), |record| {
+                let swap = record.compare_and_set(key, expected, new);
+                (swap == Swap::Swapped, swap)
+            })
+            .await?;
+        Ok(swapped.unwrap_or(Swap::Missing))
     }
 
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
