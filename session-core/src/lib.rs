@@ -113,7 +113,8 @@
 //! ```
 //! use std::collections::HashMap;
 //! use std::sync::Mutex;
-//! use session_core::{Changes, IdDigest, Record, SessionStore, StoreError};
+//! use serde_json::Value;
+//! use session_core::{Changes, IdDigest, Record, SessionStore, StoreError, Swap};
 //! use time::OffsetDateTime;
 //!
 //! #[derive(Debug, Default)]
@@ -154,6 +155,17 @@
 //!     }
 //!     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
 //!         Ok(self.with_live(id, |record| record.expires_at = expires_at))
+//!     }
+//!     async fn compare_and_set(
+//!         &self,
+//!         id: &IdDigest,
+//!         key: &str,
+//!         expected: Option<&Value>,
+//!         new: &Value,
+//!     ) -> Result<Swap, StoreError> {
+//!         let mut swap = Swap::Missing;
+//!         self.with_live(id, |record| swap = record.compare_and_set(key, expected, new));
+//!         Ok(swap)
 //!     }
 //!     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
 //!         let removed = self.0.lock().unwrap().remove(id);

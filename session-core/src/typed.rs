@@ -24,6 +24,8 @@ use crate::session::{Session, to_value};
 /// async fn count_visit(session: &Session) -> session_core::Result<u32> {
 ///     let visits = VISITS.get(session).await?.unwrap_or(0) + 1;
 ///     VISITS.set(session, &visits).await?;
+///     // Or in one atomic step, which no concurrent request can undo:
+///     let visits = VISITS.update(session, |n| n.unwrap_or(0) + 1).await?;
 ///     Ok(visits)
 /// }
 /// ```

@@ -19,8 +19,8 @@ const BODY: &str = "Internal Server Error";
 /// use session_actix::{Session, SessionError};
 ///
 /// async fn visits(session: Session) -> Result<String, SessionError> {
-///     let visits = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
-///     session.set("visits", &visits).await?;
+///     // Atomic: concurrent requests never lose a visit.
+///     let visits = session.update("visits", |n: Option<u32>| n.unwrap_or(0) + 1).await?;
 ///     Ok(format!("visit number {visits}"))
 /// }
 /// ```

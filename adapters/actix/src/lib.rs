@@ -87,8 +87,8 @@
 //!
 //! /// Framework-free: nothing here names actix-web.
 //! async fn count_visit(session: &CoreSession) -> session_actix::Result<u32> {
-//!     let visits = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
-//!     session.set("visits", &visits).await?;
+//!     // Atomic: concurrent requests never lose a visit.
+//!     let visits = session.update("visits", |n: Option<u32>| n.unwrap_or(0) + 1).await?;
 //!     Ok(visits)
 //! }
 //!

@@ -32,8 +32,8 @@ use crate::error::opaque_500;
 /// use session_axum::{KeyRing, MemoryStore, Session, SessionConfig, SessionError, SessionLayer, SessionManager};
 ///
 /// async fn visits(session: Session) -> Result<String, SessionError> {
-///     let n = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
-///     session.set("visits", &n).await?;
+///     // Atomic: concurrent requests never lose a visit.
+///     let n = session.update("visits", |n: Option<u32>| n.unwrap_or(0) + 1).await?;
 ///     Ok(format!("visit number {n}"))
 /// }
 ///

@@ -75,8 +75,8 @@
 //!
 //! /// Framework-free: nothing here names axum.
 //! async fn count_visit(session: &CoreSession) -> session_axum::Result<u32> {
-//!     let visits = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
-//!     session.set("visits", &visits).await?;
+//!     // Atomic: concurrent requests never lose a visit.
+//!     let visits = session.update("visits", |n: Option<u32>| n.unwrap_or(0) + 1).await?;
 //!     Ok(visits)
 //! }
 //!

@@ -45,8 +45,8 @@ impl Slot {
 ///
 /// #[get("/")]
 /// async fn visits(session: Session) -> Result<String, SessionError> {
-///     let n = session.get::<u32>("visits").await?.unwrap_or(0) + 1;
-///     session.set("visits", &n).await?;
+///     // Atomic: concurrent requests never lose a visit.
+///     let n = session.update("visits", |n: Option<u32>| n.unwrap_or(0) + 1).await?;
 ///     Ok(format!("visit number {n}"))
 /// }
 ///
