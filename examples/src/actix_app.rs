@@ -19,6 +19,7 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/profile", web::get().to(profile))
         .route("/logout", web::post().to(logout))
         .route("/check", web::get().to(check))
+        .route("/sudo", web::get().to(sudo))
         .route("/kv", web::get().to(kv_all))
         .route("/kv/{key}", web::get().to(kv_get))
         .route("/kv/{key}", web::put().to(kv_put))
@@ -63,6 +64,10 @@ async fn profile(TypedSession(account): TypedSession<Account>) -> impl Responder
 
 async fn logout(TypedSession(account): TypedSession<Account>) -> impl Responder {
     respond(app::logout(&account).await)
+}
+
+async fn sudo(TypedSession(account): TypedSession<Account>) -> impl Responder {
+    respond(app::sudo(&account).await)
 }
 
 async fn check(TypedSession(account): TypedSession<Account>) -> impl Responder {

@@ -6,10 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session_core::{Error, Session, SessionSchema};
+use session_core::{Error, FRESH_AT_KEY, Session, SessionSchema};
 
 /// The session key `/` shows and `/set` sets.
 pub const TEST_KEY: &str = "test_key";
+/// How recent a login `GET /sudo` accepts, in seconds: the "sudo mode" window.
+pub const SUDO_WINDOW_SECS: u64 = 5 * 60;
 /// The largest request body the example accepts, in bytes (for `PUT /kv/{key}` and `POST /login`).
 pub const BODY_LIMIT: usize = 1 << 20;
 
@@ -182,6 +184,8 @@ pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
         account.set_user(user.clone()).await?;
         account.set_is_authenticated(true).await?;
         account.set_welcome(welcome).await?;
+        // The user just proved who they are (a real app checks a password here).
+        account.mark_fresh().await?;
         Ok(Reply::json(
             200,
             json!({ "status": "logged in", "user": user }),
@@ -211,7 +215,30 @@ pub async fn logout(account: &AccountSession) -> Reply {
         account.delete_is_authenticated().await?;
         // A greeting the user never saw must not greet the next visitor of this browser.
         account.delete_welcome().await?;
+        account.delete(FRESH_AT_KEY).await?;
         Ok(Reply::json(200, json!({ "status": "logged out" })))
+    })
+    .await
+}
+
+/// `GET /sudo`: the check a sensitive action (a password change, a payment) makes: 200 with
+/// the time of the login when the user logged in less than [`SUDO_WINDOW_SECS`] ago, 403 when
+/// the login is older (a real app asks for the password again), 401 when not logged in.
+pub async fn sudo(account: &AccountSession) -> Reply {
+    reply(async {
+        if !(account.has_user().await? && account.is_authenticated().await?) {
+            return Ok(Reply::json(401, json!({ "error": "Not authenticated" })));
+        }
+        let window = std::time::Duration::from_secs(SUDO_WINDOW_SECS);
+        Ok(if account.is_fresh_within(window).await? {
+            let since = account.fresh_at().await?.map(|at| at.unix_timestamp());
+            Reply::json(200, json!({ "fresh": true, "since": since }))
+        } else {
+            Reply::json(
+                403,
+                json!({ "error": "Your login is too old for this; log in again" }),
+            )
+        })
     })
     .await
 }
@@ -245,10 +272,12 @@ pub async fn kv_get(session: &Session, key: &str) -> Reply {
     .await
 }
 
-/// The reply for a `/kv` write to a key of the typed login state ([`Account`]), if `key` is
-/// one: raw writes must not forge a login (which would skip the id renewal `/login` does).
+/// The reply for a `/kv` write to a key of the typed login state ([`Account`]) or to the
+/// login's freshness ([`FRESH_AT_KEY`]), if `key` is one: raw writes must not forge a login
+/// (which would skip the id renewal `/login` does) or a recent one.
 fn protected(key: &str) -> Option<Reply> {
-    <Account as SessionSchema>::KEYS.contains(&key).then(|| {
+    let login_state = <Account as SessionSchema>::KEYS.contains(&key) || key == FRESH_AT_KEY;
+    login_state.then(|| {
         Reply::json(
             403,
             json!({ "error": format!("`{key}` is part of the login state; use /login and /logout") }),

@@ -19,6 +19,7 @@ pub fn routes() -> Router {
         .route("/profile", get(profile))
         .route("/logout", axum::routing::post(logout))
         .route("/check", get(check))
+        .route("/sudo", get(sudo))
         .route("/kv", get(kv_all))
         .route("/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
         .route("/kv/{key}/incr", axum::routing::post(kv_incr))
@@ -75,6 +76,10 @@ async fn profile(TypedSession(account): TypedSession<Account>) -> Response {
 
 async fn logout(TypedSession(account): TypedSession<Account>) -> Response {
     respond(app::logout(&account).await)
+}
+
+async fn sudo(TypedSession(account): TypedSession<Account>) -> Response {
+    respond(app::sudo(&account).await)
 }
 
 async fn check(TypedSession(account): TypedSession<Account>) -> Response {

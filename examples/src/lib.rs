@@ -19,6 +19,7 @@
 //! | `GET /check` | `{"hasUser":bool,"isAuthenticated":bool}` |
 //! | `GET /kv` | every raw key and value of the session, as a JSON object |
 //! | `GET`, `PUT`, `DELETE /kv/{key}` | one raw value: read (404 when absent), store the JSON body (204), delete (204) |
+//! | `GET /sudo` | 200 `{"fresh":true,"since":…}` within five minutes of the login, 403 after (ask for the password again), 401 when logged out |
 //! | `POST /kv/{key}/incr` | adds 1 to the integer under the key (absent: 0) and returns the new value; concurrent increments are all counted |
 //!
 //! Configuration, from the environment; a bad value stops the binary with one line naming the

@@ -15,7 +15,7 @@ use crate::app::{self, Account, Body, Reply};
 /// `rocket::build().attach(SessionFairing::new(manager)).mount("/", routes())`.
 pub fn routes() -> Vec<Route> {
     routes![
-        index, set, login, profile, logout, check, kv_all, kv_get, kv_put, kv_incr, kv_delete
+        index, set, login, profile, logout, check, sudo, kv_all, kv_get, kv_put, kv_incr, kv_delete
     ]
 }
 
@@ -96,6 +96,11 @@ async fn profile(account: TypedSession<Account>) -> Respond {
 #[post("/logout")]
 async fn logout(account: TypedSession<Account>) -> Respond {
     Respond(app::logout(&account).await)
+}
+
+#[get("/sudo")]
+async fn sudo(account: TypedSession<Account>) -> Respond {
+    Respond(app::sudo(&account).await)
 }
 
 #[get("/check")]

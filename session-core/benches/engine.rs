@@ -1,5 +1,6 @@
 //! Engine round trips per request: `session()` from the Cookie header, the handler's work, and
-//! `finish()`, for an untouched, a read-only and a modified session on the memory store, and a
+//! `finish()`, for an untouched, a read-only, a modified (get then set) and an incremented
+//! (`incr`) session on the memory store, and a
 //! 1 KiB session in the cookie store (decode only, and decode + encode).
 //!
 //! Run with `cargo bench -p session-core --bench engine`.
@@ -50,6 +51,14 @@ fn read_request(manager: &SessionManager, header: &str) {
     black_box(run(manager.finish(&session, 200)).unwrap());
 }
 
+/// A request that reads the integer `n` and adds 1 to it atomically (`incr`: a compare-and-set
+/// in the store, and nothing left to write at the end).
+fn incr_request(manager: &SessionManager, header: &str) {
+    let session = manager.session([header.as_bytes()]);
+    black_box(run(session.incr("n", 1)).unwrap());
+    black_box(run(manager.finish(&session, 200)).unwrap());
+}
+
 /// A request that reads the integer `n` and writes `n + 1`.
 fn write_request(manager: &SessionManager, header: &str) {
     let session = manager.session([header.as_bytes()]);
@@ -75,6 +84,9 @@ fn memory_store(c: &mut Criterion) {
     });
     group.bench_function("read_only", |b| b.iter(|| read_request(&manager, &header)));
     group.bench_function("modified", |b| b.iter(|| write_request(&manager, &header)));
+    group.bench_function("incremented", |b| {
+        b.iter(|| incr_request(&manager, &header))
+    });
     group.finish();
 }
 

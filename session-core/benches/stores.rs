@@ -1,5 +1,6 @@
 //! Server-side store latency per call, measured the same way for every store: `load` of a
-//! session of ten keys, `apply` of one changed key, `touch`, and `create` of a fresh session.
+//! session of ten keys, `apply` of one changed key, `touch`, a `compare_and_set` that lands
+//! (what one uncontended `Session::update` costs the store), and `create` of a fresh session.
 //! Stores: file, SQLite (a file, WAL), Redis (single node and Cluster), PostgreSQL and MongoDB,
 //! against the servers `scripts/services` starts.
 //!
@@ -15,7 +16,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 use session_core::{
     Changes, FileStore, IdDigest, MongoStore, PostgresStore, Record, RedisStore, SessionStore,
-    SqliteStore, StoreError,
+    SqliteStore, StoreError, Swap,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::runtime::Runtime;
@@ -75,6 +76,20 @@ fn bench_store(c: &mut Criterion, runtime: &Runtime, name: &str, store: &dyn Ses
     });
     group.bench_function("touch", |b| {
         b.iter(|| assert!(run(runtime, store.touch(&id, record.expires_at))))
+    });
+    // What one uncontended `Session::update` costs the store: one compare-and-set that lands.
+    let mut counter = 0u64;
+    group.bench_function("compare_and_set, 1 key", |b| {
+        b.iter(|| {
+            let (old, new) = (json!(counter), json!(counter + 1));
+            let expected = (counter > 0).then_some(&old);
+            let swap = run(
+                runtime,
+                store.compare_and_set(&id, "counter", expected, &new),
+            );
+            assert_eq!(swap, Swap::Swapped);
+            counter += 1;
+        })
     });
     group.bench_function("create, 10 keys", |b| {
         b.iter(|| {

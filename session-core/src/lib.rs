@@ -241,7 +241,7 @@ pub use crate::observe::{
 };
 pub use crate::record::{Changes, Record, Swap};
 pub use crate::revocation::RevocationEpoch;
-pub use crate::session::{MAX_KEY_LEN, MAX_VALUE_DEPTH, Session};
+pub use crate::session::{FRESH_AT_KEY, MAX_KEY_LEN, MAX_VALUE_DEPTH, Session};
 pub use crate::store::{SessionStore, Storage};
 #[cfg(feature = "file-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file-store")))]

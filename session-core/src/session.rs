@@ -19,6 +19,11 @@ use crate::manager::{Shared, YieldNow};
 use crate::record::Swap;
 use crate::store::Storage;
 
+/// The session key [`Session::mark_fresh`] keeps the time of the user's last proof of identity
+/// under, as Unix seconds. Keep it out of reach of raw writes a client controls (the example's
+/// `/kv` routes refuse it), or a client could claim a fresh login.
+pub const FRESH_AT_KEY: &str = "__fresh_at";
+
 /// How long [`Session::update`] keeps retrying a key that concurrent updates keep changing.
 const UPDATE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -167,6 +172,12 @@ impl State {
             self.data_len = Some(len - entry_len(key, &removed) - comma);
         }
         Some(removed)
+    }
+
+    /// Replaces the data with `data`, as loaded from the store.
+    fn replace(&mut self, data: Map<String, Value>) {
+        self.data = data;
+        self.data_len = None;
     }
 
     /// Removes every key.
@@ -541,6 +552,119 @@ impl Session {
                 YieldNow::default().await;
             }
         }
+    }
+
+    /// Reads the stored session again, mid-request, to see what concurrent requests wrote to it
+    /// since this one loaded it. Keys this request changed keep this request's values (they are
+    /// still saved at its end); every other key, the expiry and the creation time take what
+    /// the store holds now.
+    ///
+    /// Returns `true` if a stored session was read again. Returns `false`, changing nothing, if
+    /// there is nothing newer to read: a session not stored yet, a cookie-store session (its
+    /// record is the cookie this request carried), or a stored session that is gone (destroyed,
+    /// expired, or given a new id by a concurrent login).
+    ///
+    /// ```
+    /// # async fn wait_for_payment(session: &session_core::Session) -> session_core::Result<()> {
+    /// // A long operation, during which the payment callback's request marks the order paid:
+    /// if session.reload().await? && session.get::<bool>("paid").await? == Some(true) {
+    ///     // …
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn reload(&self) -> Result<bool> {
+        let store = match self.inner.shared.storage() {
+            Storage::Server(store) => store,
+            #[cfg(feature = "cookie-store")]
+            Storage::Cookie => return Ok(false),
+        };
+        let digest = match &self.state().await?.origin {
+            Origin::Stored { digest, .. } => *digest,
+            Origin::New | Origin::Cookie => return Ok(false),
+        };
+        let now = self.inner.shared.now();
+        let Some(record) = store
+            .load(&digest)
+            .await?
+            .filter(|record| !record.is_expired_at(now))
+        else {
+            return Ok(false);
+        };
+        let mut state = self.state().await?;
+        // A clone of this handle may have destroyed the session meanwhile.
+        if !matches!(&state.origin, Origin::Stored { digest: current, .. } if *current == digest) {
+            return Ok(false);
+        }
+        if !state.cleared {
+            let own: Vec<(String, Option<Value>)> = state
+                .dirty
+                .iter()
+                .map(|key| (key.clone(), state.data.get(key).cloned()))
+                .collect();
+            state.replace(record.data);
+            for (key, value) in own {
+                restore(&mut state, &key, value);
+            }
+        }
+        state.created_at = record.created_at;
+        state.expires_at = record.expires_at;
+        Ok(true)
+    }
+
+    /// Records that the user has just proved who they are (logged in, or typed their password
+    /// again): the time, in whole seconds, under [`FRESH_AT_KEY`]. Check it with
+    /// [`is_fresh_within`](Self::is_fresh_within) before a sensitive action (changing the
+    /// password or the e-mail address, a payment), and ask for the password again when it is
+    /// stale: "sudo mode". The key moves with the session when its id is cycled, and is saved
+    /// like any change (not on a server error).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # async fn demo(session: &session_core::Session) -> session_core::Result<()> {
+    /// // On login, after checking the password:
+    /// session.mark_fresh().await?;
+    /// session.cycle_id().await?;
+    /// // Later, before changing the password:
+    /// if !session.is_fresh_within(Duration::from_secs(5 * 60)).await? {
+    ///     // Ask for the password again.
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn mark_fresh(&self) -> Result<()> {
+        let now = self.inner.shared.now();
+        self.insert(FRESH_AT_KEY, Value::from(now.unix_timestamp()))
+            .await
+    }
+
+    /// When the user last proved who they are ([`mark_fresh`](Self::mark_fresh)); `None` if
+    /// they never did in this session. A value under [`FRESH_AT_KEY`] that is not a Unix time
+    /// in seconds is an [`Error::WrongType`].
+    pub async fn fresh_at(&self) -> Result<Option<OffsetDateTime>> {
+        let Some(seconds) = self.get::<i64>(FRESH_AT_KEY).await? else {
+            return Ok(None);
+        };
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .map(Some)
+            .map_err(|_| Error::WrongType {
+                key: FRESH_AT_KEY.to_owned(),
+                source: serde::de::Error::custom(format!("{seconds} is not a Unix time in range")),
+            })
+    }
+
+    /// Whether the user proved who they are ([`mark_fresh`](Self::mark_fresh)) less than
+    /// `window` ago; `false` if they never did in this session.
+    pub async fn is_fresh_within(&self, window: std::time::Duration) -> Result<bool> {
+        let Some(at) = self.fresh_at().await? else {
+            return Ok(false);
+        };
+        let now = self.inner.shared.now();
+        Ok(
+            now < at
+                .saturating_add(time::Duration::try_from(window).unwrap_or(time::Duration::MAX)),
+        )
     }
 
     /// Every key and value of the session (a snapshot).

@@ -1345,3 +1345,103 @@ async fn a_cookie_store_cookie_dies_at_its_absolute_deadline() {
         "served past its two-hour deadline"
     );
 }
+
+#[tokio::test]
+async fn reload_sees_concurrent_writes_and_keeps_this_requests_own() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    let a = app.manager.session([cookie.as_bytes()]);
+    a.set("mine", &1).await.unwrap();
+    a.set("user", "mine too").await.unwrap();
+    // Request B, running meanwhile, writes a key and overwrites another.
+    app.request(Some(&cookie), 200, |s| async move {
+        s.set("theirs", &2).await.unwrap();
+        s.set("user", "grace").await.unwrap();
+    })
+    .await;
+    assert_eq!(a.get::<i64>("theirs").await.unwrap(), None, "not yet seen");
+    assert!(a.reload().await.unwrap());
+    let entries = serde_json::Value::Object(a.entries().await.unwrap());
+    assert_eq!(
+        entries,
+        json!({"user": "mine too", "mine": 1, "theirs": 2}),
+        "B's new key is seen, A's own writes win"
+    );
+    app.manager.finish(&a, 200).await.unwrap();
+    app.request(Some(&cookie), 200, |s| async move {
+        let entries = serde_json::Value::Object(s.entries().await.unwrap());
+        assert_eq!(entries, json!({"user": "mine too", "mine": 1, "theirs": 2}));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reload_reports_when_there_is_nothing_newer_to_read() {
+    let app = App::new(SessionConfig::default());
+    let fresh = app.manager.session(std::iter::empty::<&[u8]>());
+    assert!(!fresh.reload().await.unwrap(), "a session not stored yet");
+
+    let cookie = app.login().await;
+    let late = app.manager.session([cookie.as_bytes()]);
+    late.set("late", &1).await.unwrap();
+    app.request(
+        Some(&cookie),
+        200,
+        |s| async move { s.destroy().await.unwrap() },
+    )
+    .await;
+    assert!(!late.reload().await.unwrap(), "a destroyed session");
+    assert_eq!(
+        late.get::<i64>("late").await.unwrap(),
+        Some(1),
+        "the handle keeps what it had"
+    );
+
+    let cookies = App::cookie_store(SessionConfig::default());
+    let set = cookies
+        .request(None, 200, |s| async move { s.set("k", &1).await.unwrap() })
+        .await
+        .unwrap();
+    let session = cookies.manager.session([pair(&set).as_bytes()]);
+    assert!(!session.reload().await.unwrap(), "a cookie-store session");
+    assert_eq!(session.get::<i64>("k").await.unwrap(), Some(1));
+}
+
+#[tokio::test]
+async fn freshness_is_set_on_proof_of_identity_and_goes_stale() {
+    let window = StdDuration::from_secs(300);
+    for app in [
+        App::new(SessionConfig::default()),
+        App::cookie_store(SessionConfig::default()),
+    ] {
+        let set = app
+            .request(None, 200, |s| async move {
+                assert_eq!(s.fresh_at().await.unwrap(), None);
+                assert!(!s.is_fresh_within(window).await.unwrap(), "never proved");
+                s.mark_fresh().await.unwrap();
+                s.cycle_id().await.unwrap();
+            })
+            .await
+            .expect("a new session");
+        let cookie = pair(&set);
+        let marked = OffsetDateTime::now_utc().unix_timestamp();
+        app.advance(Duration::seconds(299));
+        app.request(Some(&cookie), 200, |s| async move {
+            let at = s.fresh_at().await.unwrap().expect("marked");
+            assert!((at.unix_timestamp() - marked).abs() <= 1, "{at}");
+            assert!(s.is_fresh_within(window).await.unwrap(), "299 s old");
+            assert_eq!(
+                s.get_value(session_core::FRESH_AT_KEY).await.unwrap(),
+                Some(json!(at.unix_timestamp())),
+                "kept as Unix seconds under FRESH_AT_KEY"
+            );
+        })
+        .await;
+        app.advance(Duration::seconds(2));
+        app.request(Some(&cookie), 200, |s| async move {
+            assert!(!s.is_fresh_within(window).await.unwrap(), "301 s old");
+            assert!(s.is_fresh_within(window * 2).await.unwrap());
+        })
+        .await;
+    }
+}

@@ -54,6 +54,7 @@ macro_rules! http_suite {
             kv_cannot_forge_the_login_state
             a_cookie_copied_before_logout_dies
             counters_count_and_refuse_what_is_not_an_integer
+            a_recent_login_passes_the_sudo_check_and_an_old_one_does_not
         );
     };
     ($framework:expr, $store:expr, server_side) => {

@@ -1091,3 +1091,49 @@ pub async fn increments_racing_a_login_are_all_counted(fw: Framework, store: Sto
     assert_eq!(all.get("user"), Some(&json!({"name": "Ada"})), "{all:?}");
     assert!(kv(&agent, &old).await.is_empty(), "the old id still works");
 }
+
+/// `GET /sudo` passes within five minutes of a login and refuses an older one (403) while the
+/// user stays logged in; a client cannot forge the login's time through `/kv`; logging in
+/// again makes it pass; after logout it is a 401.
+pub async fn a_recent_login_passes_the_sudo_check_and_an_old_one_does_not(
+    fw: Framework,
+    store: StoreKind,
+) {
+    let app = Harness::start(fw, store).await;
+    let agent = app.agent();
+    assert_eq!(agent.get("/sudo").await.status, 401);
+    let login = agent.post("/login", Some(r#"{"name":"Ada"}"#)).await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let reply = agent.get("/sudo").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.json()["fresh"], json!(true), "{reply:?}");
+    assert!(reply.json()["since"].is_i64(), "{reply:?}");
+
+    let window = i64::try_from(session_examples::app::SUDO_WINDOW_SECS).expect("small");
+    app.advance(window + 1);
+    let reply = agent.get("/sudo").await;
+    assert_eq!(
+        reply.status, 403,
+        "a login older than the window: {reply:?}"
+    );
+    assert_eq!(agent.get("/profile").await.status, 200, "still logged in");
+    // The engine's clock is ahead by the window; claim a login at either time.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for forged in [now.to_string(), (now + window + 1).to_string()] {
+        let reply = agent.put("/kv/__fresh_at", &forged).await;
+        assert_eq!(reply.status, 403, "forging the login time: {reply:?}");
+    }
+    assert_eq!(agent.get("/sudo").await.status, 403, "still stale");
+
+    assert_eq!(
+        agent.post("/login", Some(r#"{"name":"Ada"}"#)).await.status,
+        200
+    );
+    assert_eq!(agent.get("/sudo").await.status, 200, "a new login is fresh");
+    assert_eq!(agent.post("/logout", None).await.status, 200);
+    assert_eq!(agent.get("/sudo").await.status, 401);
+    assert!(
+        agent.get("/kv").await.json().get("__fresh_at").is_none(),
+        "logout forgets the login time"
+    );
+}
