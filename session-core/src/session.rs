@@ -462,7 +462,7 @@ impl Session {
         // Once the stored session turns out to have a new id, updates go there.
         let mut cycled_to: Option<IdDigest> = None;
         let started = tokio::time::Instant::now();
-        let mut pause = std::time::Duration::from_millis(1);
+        let mut pause = std::time::Duration::from_millis(4);
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -543,10 +543,13 @@ impl Session {
                     attempts: attempt,
                 });
             }
-            // Many writers of one key: let the others land before trying again.
-            if attempt > 2 {
-                let jitter = u64::from(getrandom::u32().unwrap_or(0)) % 1000;
-                tokio::time::sleep(pause.mul_f64(0.5 + jitter as f64 / 2000.0)).await;
+            // The value a conflict reports is fresh, so the first retry goes at once. After
+            // that, many writers of one key are fighting: each waits a random time up to a
+            // doubling bound ("full jitter"), which spreads them out so most retries land.
+            if attempt > 1 {
+                let fraction =
+                    f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
+                tokio::time::sleep(pause.mul_f64(fraction)).await;
                 pause = (pause * 2).min(UPDATE_MAX_PAUSE);
             } else {
                 YieldNow::default().await;
