@@ -85,7 +85,7 @@ fn bench_store(c: &mut Criterion, runtime: &Runtime, name: &str, store: &dyn Ses
             let expected = (counter > 0).then_some(&old);
             let swap = run(
                 runtime,
-                store.compare_and_set(&id, "counter", expected, &new),
+                store.compare_and_set(&id, "counter", expected, Some(&new)),
             );
             assert_eq!(swap, Swap::Swapped);
             counter += 1;

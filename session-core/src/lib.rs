@@ -161,7 +161,7 @@
 //!         id: &IdDigest,
 //!         key: &str,
 //!         expected: Option<&Value>,
-//!         new: &Value,
+//!         new: Option<&Value>,
 //!     ) -> Result<Swap, StoreError> {
 //!         let mut swap = Swap::Missing;
 //!         self.with_live(id, |record| swap = record.compare_and_set(key, expected, new));

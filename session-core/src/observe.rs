@@ -356,7 +356,7 @@ impl<S: SessionStore + ?Sized, O: StoreObserver> SessionStore for ObservedStore<
         id: &IdDigest,
         key: &str,
         expected: Option<&serde_json::Value>,
-        new: &serde_json::Value,
+        new: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError> {
         let started = Instant::now();
         let result = self.store.compare_and_set(id, key, expected, new).await;
@@ -456,7 +456,7 @@ mod tests {
             _: &IdDigest,
             _: &str,
             _: Option<&serde_json::Value>,
-            _: &serde_json::Value,
+            _: Option<&serde_json::Value>,
         ) -> Result<Swap, StoreError> {
             Err(down())
         }

@@ -82,7 +82,8 @@ impl Record {
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum Swap {
-    /// The key held the expected value (or was absent, as expected) and now holds the new one.
+    /// The key held the expected value (or was absent, as expected) and now holds the new one
+    /// (or is deleted).
     Swapped,
     /// The key held something else, which is carried here (`None`: the key was absent).
     /// Nothing was written.
@@ -92,15 +93,24 @@ pub enum Swap {
 }
 
 impl Record {
-    /// Sets `key` to `new` if it holds `expected` (`None`: if it is absent), else reports what
-    /// it holds: the compare-and-set a store performs on a record it holds in memory or has
-    /// read under a lock. Never returns [`Swap::Missing`]; the expiry is left alone.
-    pub fn compare_and_set(&mut self, key: &str, expected: Option<&Value>, new: &Value) -> Swap {
+    /// Sets `key` to `new` (`None`: deletes it) if it holds `expected` (`None`: if it is
+    /// absent), else reports what it holds: the compare-and-set a store performs on a record it
+    /// holds in memory or has read under a lock. Never returns [`Swap::Missing`]; the expiry is
+    /// left alone.
+    pub fn compare_and_set(
+        &mut self,
+        key: &str,
+        expected: Option<&Value>,
+        new: Option<&Value>,
+    ) -> Swap {
         let current = self.data.get(key);
         if current != expected {
             return Swap::Conflict(current.cloned());
         }
-        self.data.insert(key.to_owned(), new.clone());
+        match new {
+            Some(new) => self.data.insert(key.to_owned(), new.clone()),
+            None => self.data.remove(key),
+        };
         Swap::Swapped
     }
 }
@@ -170,27 +180,31 @@ mod tests {
         let t = OffsetDateTime::from_unix_timestamp(1_000).unwrap();
         let mut record = Record::new(json!({"n": 1}).as_object().unwrap().clone(), t, t);
         assert_eq!(
-            record.compare_and_set("n", Some(&json!(2)), &json!(3)),
+            record.compare_and_set("n", Some(&json!(2)), Some(&json!(3))),
             Swap::Conflict(Some(json!(1)))
         );
         assert_eq!(
-            record.compare_and_set("m", Some(&json!(1)), &json!(3)),
+            record.compare_and_set("m", Some(&json!(1)), Some(&json!(3))),
             Swap::Conflict(None)
         );
         assert_eq!(
-            record.compare_and_set("n", None, &json!(3)),
+            record.compare_and_set("n", None, Some(&json!(3))),
             Swap::Conflict(Some(json!(1)))
         );
         assert_eq!(Value::Object(record.data.clone()), json!({"n": 1}));
         assert_eq!(
-            record.compare_and_set("n", Some(&json!(1)), &json!(2)),
+            record.compare_and_set("n", Some(&json!(1)), Some(&json!(2))),
             Swap::Swapped
         );
         assert_eq!(
-            record.compare_and_set("m", None, &json!("x")),
+            record.compare_and_set("m", None, Some(&json!("x"))),
             Swap::Swapped
         );
-        assert_eq!(Value::Object(record.data), json!({"n": 2, "m": "x"}));
+        assert_eq!(
+            record.compare_and_set("n", Some(&json!(2)), None),
+            Swap::Swapped
+        );
+        assert_eq!(Value::Object(record.data), json!({"m": "x"}));
     }
 
     #[test]

@@ -349,11 +349,13 @@ impl Session {
     /// once. This is what a flash message is: set it with [`set`](Self::set) (say, before a
     /// redirect after login), and the next request that takes it shows it and removes it.
     ///
-    /// A value that is not a `T` is an [`Error::WrongType`] naming the key, and stays in the
-    /// session. The removal is saved with the request like any change, so it does not happen if
-    /// the response is a server error (see
-    /// [`SessionConfig::with_persist_on_server_error`](crate::SessionConfig::with_persist_on_server_error)),
-    /// and two requests of one session that run at the same time may both take the value.
+    /// With a server-side store the key is deleted in the store at once, with a
+    /// [`compare_and_set`](crate::SessionStore::compare_and_set): of two requests of one session
+    /// that take the value at the same time, one gets it and the other `None`, and the removal
+    /// stands even if the response is later a server error. On a session not stored yet, on a
+    /// key this request set, and with the cookie store, the removal is saved with the request
+    /// like any change. A value that is not a `T` is an [`Error::WrongType`] naming the key, and
+    /// stays in the session; a session destroyed meanwhile is an [`Error::SessionGone`].
     ///
     /// ```
     /// # async fn show(session: &session_core::Session) -> session_core::Result<()> {
@@ -366,18 +368,82 @@ impl Session {
     /// # }
     /// ```
     pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let mut state = self.state_mut().await?;
-        let Some(value) = state
-            .data
-            .get(key)
-            .map(|value| typed(key, value))
-            .transpose()?
-        else {
-            return Ok(None);
+        let store = match self.inner.shared.storage() {
+            Storage::Server(store) => Some(Arc::clone(store)),
+            #[cfg(feature = "cookie-store")]
+            Storage::Cookie => None,
         };
-        state.take(key);
-        state.dirty.insert(key.to_owned());
-        Ok(Some(value))
+        let mut cycled_to: Option<IdDigest> = None;
+        let started = tokio::time::Instant::now();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let (store, id, digest, expected, value) = {
+                let mut state = self.state_mut().await?;
+                let Some(current) = state.data.get(key) else {
+                    return Ok(None);
+                };
+                let value: T = typed(key, current)?;
+                let visible = !state.cleared && !state.dirty.contains(key);
+                let (Some(store), Origin::Stored { id, digest }, true) =
+                    (&store, &state.origin, visible)
+                else {
+                    // No other request can see this key's value: an ordinary change.
+                    state.take(key);
+                    state.dirty.insert(key.to_owned());
+                    return Ok(Some(value));
+                };
+                let expected = current.clone();
+                (Arc::clone(store), id.clone(), *digest, expected, value)
+            };
+            let at = cycled_to.unwrap_or(digest);
+            let (taken, current) = match store
+                .compare_and_set(&at, key, Some(&expected), None)
+                .await?
+            {
+                Swap::Swapped => (true, None),
+                Swap::Conflict(current) => (false, current),
+                Swap::Missing if cycled_to.is_none() => {
+                    match self.inner.shared.follow(&*store, &id, &digest).await? {
+                        Some(target) => {
+                            cycled_to = Some(target);
+                            continue;
+                        }
+                        None => {
+                            return Err(Error::SessionGone {
+                                key: key.to_owned(),
+                            });
+                        }
+                    }
+                }
+                Swap::Missing => {
+                    return Err(Error::SessionGone {
+                        key: key.to_owned(),
+                    });
+                }
+            };
+            {
+                let mut state = self.state().await?;
+                if !state.cleared && !state.dirty.contains(key) {
+                    restore(&mut state, key, current.clone());
+                }
+            }
+            if taken {
+                return Ok(Some(value));
+            }
+            if current.is_none() {
+                // A concurrent request took it first.
+                return Ok(None);
+            }
+            // Replaced meanwhile (a newer flash): take that one instead.
+            if started.elapsed() >= UPDATE_WAIT {
+                return Err(Error::UpdateConflict {
+                    key: key.to_owned(),
+                    attempts,
+                });
+            }
+            YieldNow::default().await;
+        }
     }
 
     /// Replaces the value under `key` with `f(old)` (`old` is `None` if the key is absent) and
@@ -494,7 +560,7 @@ impl Session {
             };
             let at = cycled_to.unwrap_or(digest);
             let (swapped, current) = match store
-                .compare_and_set(&at, key, expected.as_ref(), &value)
+                .compare_and_set(&at, key, expected.as_ref(), Some(&value))
                 .await?
             {
                 Swap::Swapped => (true, Some(value)),

@@ -23,10 +23,11 @@ use crate::record::{Changes, Record, Swap};
 ///   name keep their current value, whatever another request wrote. If the record is missing or
 ///   expired it does nothing and returns `false`, so a deleted session is never brought back.
 /// - **touch** moves a live record's expiry, like an `apply` with no key changes.
-/// - **compare_and_set** sets one key of the live record to a new value only if it holds an
-///   expected one, atomically with every other write to the record, and otherwise reports what
-///   it holds; [`Session::update`](crate::Session::update) retries it, so that concurrent
-///   updates of one key are never lost.
+/// - **compare_and_set** sets (or deletes) one key of the live record only if it holds an
+///   expected value, atomically with every other write to the record, and otherwise reports
+///   what it holds; [`Session::update`](crate::Session::update) retries it, so that concurrent
+///   updates of one key are never lost, and [`Session::take`](crate::Session::take) deletes
+///   with it, so that a value is taken once.
 /// - **take** removes the live record and returns it, atomically with respect to `apply`:
 ///   every concurrent `apply` either returned `true` and its changes are in the returned
 ///   record, or returns `false`. A missing or expired record gives `None` (an expired one may be
@@ -70,8 +71,9 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
     /// is no live record.
     async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
 
-    /// Sets `key` of the live record under `id` to `new` if it holds `expected` (`None`: if the
-    /// key is absent), as one atomic step with respect to every other write to the record.
+    /// Sets `key` of the live record under `id` to `new` (`None`: deletes it) if it holds
+    /// `expected` (`None`: if the key is absent), as one atomic step with respect to every other
+    /// write to the record.
     ///
     /// Returns [`Swap::Swapped`] if it wrote; [`Swap::Conflict`] with the key's current value
     /// (`None` if absent) if the key held something else, writing nothing; [`Swap::Missing`]
@@ -85,7 +87,7 @@ pub trait SessionStore: fmt::Debug + Send + Sync + 'static {
         id: &IdDigest,
         key: &str,
         expected: Option<&serde_json::Value>,
-        new: &serde_json::Value,
+        new: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError>;
 
     /// Removes the live record under `id` and returns it; `None` if it is missing or expired.

@@ -244,7 +244,7 @@ mod tests {
             _: &IdDigest,
             _: &str,
             _: Option<&serde_json::Value>,
-            _: &serde_json::Value,
+            _: Option<&serde_json::Value>,
         ) -> Result<Swap, StoreError> {
             Err(unreachable_store())
         }

@@ -69,6 +69,8 @@ macro_rules! store_test_suite {
             compare_and_set_matches_values_read_back_from_the_store,
             compare_and_set_on_a_missing_or_expired_record_creates_nothing,
             concurrent_compare_and_set_increments_are_all_kept,
+            compare_and_set_deletes_only_over_the_expected_value,
+            concurrent_compare_and_set_deletes_of_one_key_succeed_once,
             take_racing_compare_and_set_loses_no_acknowledged_write
         );
     };
@@ -588,7 +590,7 @@ async fn compare_and_set(
     new: Value,
 ) -> Swap {
     store
-        .compare_and_set(id, key, expected.as_ref(), &new)
+        .compare_and_set(id, key, expected.as_ref(), Some(&new))
         .await
         .expect("compare_and_set failed")
 }
@@ -692,6 +694,87 @@ pub async fn compare_and_set_matches_values_read_back_from_the_store(store: Stor
         for i in 0..values.len() {
             assert_eq!(after.data.get(&format!("{key}{i}")), Some(&json!(i)));
         }
+    }
+}
+
+async fn compare_and_delete(
+    store: &Store,
+    id: &IdDigest,
+    key: &str,
+    expected: Option<Value>,
+) -> Swap {
+    store
+        .compare_and_set(id, key, expected.as_ref(), None)
+        .await
+        .expect("compare_and_set failed")
+}
+
+/// `compare_and_set` with no new value deletes the key, only if it holds the expected value,
+/// and leaves the other keys and the expiry alone.
+pub async fn compare_and_set_deletes_only_over_the_expected_value(store: Store) {
+    let id = fresh_id();
+    let record = live(json!({"flash": "hi", "other": 1}));
+    create(&store, &id, &record).await;
+    assert_eq!(
+        compare_and_delete(&store, &id, "flash", Some(json!("bye"))).await,
+        Swap::Conflict(Some(json!("hi")))
+    );
+    assert_eq!(
+        compare_and_delete(&store, &id, "flash", None).await,
+        Swap::Conflict(Some(json!("hi")))
+    );
+    assert_eq!(
+        load(&store, &id).await,
+        Some(record.clone()),
+        "a conflict deleted"
+    );
+    assert_eq!(
+        compare_and_delete(&store, &id, "flash", Some(json!("hi"))).await,
+        Swap::Swapped
+    );
+    assert_eq!(
+        compare_and_delete(&store, &id, "flash", Some(json!("hi"))).await,
+        Swap::Conflict(None),
+        "deleted already"
+    );
+    assert_eq!(
+        compare_and_delete(&store, &id, "never", None).await,
+        Swap::Swapped,
+        "an absent key, expected absent, stays absent"
+    );
+    let stored = load(&store, &id).await.expect("record vanished");
+    assert_eq!(Value::Object(stored.data), json!({"other": 1}));
+    assert_eq!(stored.expires_at, record.expires_at, "the expiry moved");
+}
+
+/// Twenty tasks delete one key with the value they all read, at once: exactly one succeeds
+/// (a flash message is shown once), the others see it gone.
+pub async fn concurrent_compare_and_set_deletes_of_one_key_succeed_once(store: Store) {
+    const TASKS: usize = 20;
+    for _ in 0..3 {
+        let id = fresh_id();
+        create(&store, &id, &live(json!({"flash": "Welcome back"}))).await;
+        let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+        let takers: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let (store, start) = (store.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    compare_and_delete(&store, &id, "flash", Some(json!("Welcome back"))).await
+                })
+            })
+            .collect();
+        let mut swapped = 0;
+        for taker in takers {
+            match taker.await.expect("a taker panicked") {
+                Swap::Swapped => swapped += 1,
+                Swap::Conflict(None) => {}
+                other => panic!("a concurrent delete of a deleted key gave {other:?}"),
+            }
+        }
+        assert_eq!(swapped, 1, "the key was deleted {swapped} times");
+        let record = load(&store, &id).await.expect("record vanished");
+        assert!(record.data.is_empty(), "{:?}", record.data);
     }
 }
 

@@ -151,7 +151,7 @@ impl SessionStore for GatedStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&serde_json::Value>,
-        new: &serde_json::Value,
+        new: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError> {
         self.inner.compare_and_set(id, key, expected, new).await
     }

@@ -87,7 +87,7 @@ impl SessionStore for ScratchStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&serde_json::Value>,
-        new: &serde_json::Value,
+        new: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError> {
         self.store.compare_and_set(id, key, expected, new).await
     }

@@ -43,7 +43,7 @@ impl SessionStore for Store {
         id: &IdDigest,
         key: &str,
         expected: Option<&Value>,
-        new: &Value,
+        new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
         let n = self.swaps.fetch_add(1, Ordering::SeqCst);
         if self.always_conflict.load(Ordering::SeqCst) {
@@ -348,4 +348,29 @@ async fn a_key_that_never_stops_changing_is_an_update_conflict() {
         session.get::<String>("n").await.unwrap(),
         Some(format!("changed {}", attempts - 1))
     );
+}
+
+#[tokio::test]
+async fn of_two_requests_taking_one_value_at_once_one_gets_it() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.stored().await;
+    let session = app.session(Some(&cookie));
+    session.set("flash", "hello").await.unwrap();
+    app.finish(&session).await;
+    let (a, b) = (app.session(Some(&cookie)), app.session(Some(&cookie)));
+    // Both load the session, and so the value, before either takes it.
+    assert!(a.has("flash").await.unwrap() && b.has("flash").await.unwrap());
+    assert_eq!(
+        a.take::<String>("flash").await.unwrap().as_deref(),
+        Some("hello")
+    );
+    assert_eq!(b.take::<String>("flash").await.unwrap(), None, "taken once");
+    assert!(
+        !b.has("flash").await.unwrap(),
+        "b reads what the store holds now"
+    );
+    // The removal is in the store at once, and stays even if the response fails.
+    app.manager.finish(&a, 500).await.unwrap();
+    app.finish(&b).await;
+    assert_eq!(app.entries(&cookie).await, json!({"user": "ada"}));
 }

@@ -68,6 +68,7 @@ macro_rules! http_suite {
             concurrent_sessions_never_see_each_other
             fifty_concurrent_increments_are_all_counted
             increments_racing_a_login_are_all_counted
+            a_flash_is_shown_once_to_concurrent_requests
         );
     };
     (@cases $args:tt; $($case:ident)*) => {

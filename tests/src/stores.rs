@@ -150,7 +150,7 @@ impl SessionStore for FailingStore {
         _: &IdDigest,
         _: &str,
         _: Option<&serde_json::Value>,
-        _: &serde_json::Value,
+        _: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError> {
         Err(failure())
     }
@@ -207,7 +207,7 @@ impl SessionStore for SlowStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&serde_json::Value>,
-        new: &serde_json::Value,
+        new: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError> {
         tokio::time::sleep(self.delay).await;
         self.inner.compare_and_set(id, key, expected, new).await
@@ -269,7 +269,7 @@ impl SessionStore for LoginFailingStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&serde_json::Value>,
-        new: &serde_json::Value,
+        new: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError> {
         self.inner.compare_and_set(id, key, expected, new).await
     }

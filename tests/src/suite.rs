@@ -167,8 +167,14 @@ pub async fn typed_extractor_round_trips_the_login_state(fw: Framework, store: S
         agent.get("/check").await.json(),
         json!({"hasUser": true, "isAuthenticated": true})
     );
+    let mut all = agent.get("/kv").await.json();
+    let fresh_at = all.as_object_mut().and_then(|all| all.remove("__fresh_at"));
+    assert!(
+        fresh_at.is_some_and(|at| at.is_i64()),
+        "the login's time: {all}"
+    );
     assert_eq!(
-        agent.get("/kv").await.json(),
+        all,
         json!({"user": {"name": "Ada"}, "is_authenticated": true, "welcome": "Welcome back, Ada"})
     );
 
@@ -202,8 +208,15 @@ pub async fn a_login_greets_once_on_the_next_page(fw: Framework, store: StoreKin
         second.body.contains(r#"<p id="value">something</p>"#) && !second.body.contains("flash"),
         "shown once: {second:?}"
     );
+    let mut all = agent.get("/kv").await.json();
+    assert!(
+        all.as_object_mut()
+            .and_then(|all| all.remove("__fresh_at"))
+            .is_some_and(|at| at.is_i64()),
+        "the login's time: {all}"
+    );
     assert_eq!(
-        agent.get("/kv").await.json(),
+        all,
         json!({"user": {"name": "Ada"}, "is_authenticated": true, "test_key": "something"}),
         "taking the greeting removed it from the store"
     );
@@ -624,9 +637,9 @@ async fn racing_a_cycle(app: &Harness, ballast: Option<serde_json::Value>) {
         None => assert!(shared.is_empty(), "`same` was lost: {all:?}"),
     }
     assert_eq!(all.get("ballast"), ballast.as_ref(), "the ballast was lost");
-    // `test_key` and the login's `user`, `is_authenticated` and `welcome`.
+    // `test_key` and the login's `user`, `is_authenticated`, `welcome` and `__fresh_at`.
     let expected_len =
-        4 + own.len() + usize::from(!shared.is_empty()) + usize::from(ballast.is_some());
+        5 + own.len() + usize::from(!shared.is_empty()) + usize::from(ballast.is_some());
     assert_eq!(all.len(), expected_len, "keys from elsewhere: {all:?}");
     assert!(kv(&agent, &old).await.is_empty(), "the old id still works");
 }
@@ -776,6 +789,7 @@ pub async fn concurrent_sessions_never_see_each_other(fw: Framework, store: Stor
                 "user" => value == &json!({ "name": owner }),
                 "is_authenticated" => value == &json!(true),
                 "welcome" => value == &json!(format!("Welcome back, {owner}")),
+                "__fresh_at" => value.is_i64(),
                 key => key.strip_prefix(owner).is_some_and(|i| value == &json!(i)),
             };
             assert!(own, "{owner}'s session shows {key} = {value}: {body:?}");
@@ -1136,4 +1150,32 @@ pub async fn a_recent_login_passes_the_sudo_check_and_an_old_one_does_not(
         agent.get("/kv").await.json().get("__fresh_at").is_none(),
         "logout forgets the login time"
     );
+}
+
+/// Ten concurrent `GET /` right after a login: exactly one of them shows the greeting (a flash
+/// is taken in the store at once), and later pages do not.
+pub async fn a_flash_is_shown_once_to_concurrent_requests(fw: Framework, store: StoreKind) {
+    assert!(
+        store.is_server_side(),
+        "the cookie store's record is the cookie: each concurrent request holds its own copy"
+    );
+    let app = Harness::start(fw, store).await;
+    let agent = app.agent();
+    let login = agent.post("/login", Some(r#"{"name":"Ada"}"#)).await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let cookie = agent.cookie().expect("a session cookie");
+    let pages: Vec<_> = (0..10)
+        .map(|_| {
+            let reader = agent.with_cookie(&cookie);
+            tokio::spawn(async move { reader.get("/").await })
+        })
+        .collect();
+    let mut greeted = 0;
+    for page in pages {
+        let reply = page.await.expect("the page finished");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        greeted += usize::from(reply.body.contains("Welcome back, Ada"));
+    }
+    assert_eq!(greeted, 1, "the greeting was shown {greeted} times");
+    assert!(!agent.get("/").await.body.contains("Welcome back"));
 }

@@ -373,7 +373,7 @@ impl SessionStore for FailingApply {
         id: &IdDigest,
         key: &str,
         expected: Option<&serde_json::Value>,
-        new: &serde_json::Value,
+        new: Option<&serde_json::Value>,
     ) -> Result<Swap, StoreError> {
         self.0.compare_and_set(id, key, expected, new).await
     }

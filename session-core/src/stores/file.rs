@@ -686,15 +686,15 @@ impl SessionStore for FileStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&Value>,
-        new: &Value,
+        new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
-        let (key, expected, new) = (key.to_owned(), expected.cloned(), new.clone());
+        let (key, expected, new) = (key.to_owned(), expected.cloned(), new.cloned());
         // Under the lock `apply` takes: read, compare, and write the file only on a match.
         self.locked(*id, move |inner, id| {
             let Some(mut record) = inner.read_live(id)? else {
                 return Ok(Swap::Missing);
             };
-            let swap = record.compare_and_set(&key, expected.as_ref(), &new);
+            let swap = record.compare_and_set(&key, expected.as_ref(), new.as_ref());
             if swap == Swap::Swapped {
                 inner.replace(id, &record)?;
             }

@@ -597,7 +597,7 @@ impl SessionStore for MemoryStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&Value>,
-        new: &Value,
+        new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
         // Compared and written under one hold of the shard's lock, like every other write.
         let now = OffsetDateTime::now_utc();
@@ -614,7 +614,10 @@ impl SessionStore for MemoryStore {
             return Ok(Swap::Conflict(current.cloned()));
         }
         let mut changes = Changes::expiry_only(entry.record.expires_at);
-        changes.set.insert(key.to_owned(), new.clone());
+        match new {
+            Some(new) => drop(changes.set.insert(key.to_owned(), new.clone())),
+            None => changes.remove.push(key.to_owned()),
+        }
         match shard.write(id, now, self.inner.shard_bytes, Write::Apply(&changes)) {
             Ok(true) => Ok(Swap::Swapped),
             Ok(false) => Ok(Swap::Missing),

@@ -343,7 +343,7 @@ impl SessionStore for MongoStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&Value>,
-        new: &Value,
+        new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
         // One `update_one` whose filter holds the expected JSON text (or that the field is
         // absent): the comparison and the write are one atomic step. Only a miss costs a read,
@@ -354,7 +354,10 @@ impl SessionStore for MongoStore {
             Some(value) => filter.insert(field.clone(), encode_value(key, value)?),
             None => filter.insert(field.clone(), doc! { "$exists": false }),
         };
-        let update = doc! { "$set": { field.as_str(): encode_value(key, new)? } };
+        let update = match new {
+            Some(new) => doc! { "$set": { field.as_str(): encode_value(key, new)? } },
+            None => doc! { "$unset": { field.as_str(): "" } },
+        };
         let result = self
             .collection
             .update_one(filter, update)

@@ -92,6 +92,7 @@ struct Statements {
     apply: String,
     touch: String,
     compare_and_set: String,
+    read_key: String,
     take: String,
     delete: String,
     delete_expired: String,
@@ -128,18 +129,15 @@ impl Statements {
                  WHERE id = $1 AND expires_at > $6"
             ),
             touch: format!("UPDATE {t} SET expires_at = $2 WHERE id = $1 AND expires_at > $3"),
-            // The UPDATE writes only over the expected text (NULL: the key is absent). Its row
-            // lock orders it with every other write; the SELECTs, which see the statement's
-            // snapshot, say whether the row is live and what the key held, for a miss.
+            // Writes (or, for a NULL new text, deletes) only over the expected text (NULL: the
+            // key is absent); its row lock orders it with every other write.
             compare_and_set: format!(
-                "WITH swapped AS (\
-                 UPDATE {t} SET data = data || jsonb_build_object($2::text, $4::text) \
-                 WHERE id = $1 AND expires_at > $5 AND (data ->> $2) IS NOT DISTINCT FROM $3 \
-                 RETURNING 1) \
-                 SELECT EXISTS (SELECT 1 FROM swapped), \
-                 EXISTS (SELECT 1 FROM {t} WHERE id = $1 AND expires_at > $5), \
-                 (SELECT data ->> $2 FROM {t} WHERE id = $1 AND expires_at > $5)"
+                "UPDATE {t} SET data = CASE WHEN $4::text IS NULL THEN data - $2::text \
+                 ELSE data || jsonb_build_object($2::text, $4::text) END \
+                 WHERE id = $1 AND expires_at > $5 AND (data ->> $2) IS NOT DISTINCT FROM $3"
             ),
+            // After a miss: a new statement, so it sees the write that made the UPDATE miss.
+            read_key: format!("SELECT data ->> $2 FROM {t} WHERE id = $1 AND expires_at > $3"),
             take: format!(
                 "DELETE FROM {t} WHERE id = $1 RETURNING data::text, created_at, expires_at"
             ),
@@ -439,42 +437,51 @@ impl SessionStore for PostgresStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&Value>,
-        new: &Value,
+        new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
         let text = |value: &Value| serde_json::to_string(value).map_err(StoreError::Codec);
-        let row = sqlx::query(&self.sql.compare_and_set)
+        let done = sqlx::query(&self.sql.compare_and_set)
             .bind(&id.as_bytes()[..])
             .bind(escape_key(key).as_ref())
             .bind(expected.map(text).transpose()?)
-            .bind(text(new)?)
+            .bind(new.map(text).transpose()?)
             .bind(OffsetDateTime::now_utc())
-            .fetch_one(&self.pool)
+            .execute(&self.pool)
             .await
             .map_err(|e| self.error("compare_and_set", e))?;
-        let decoded = (|| -> Result<Swap, BoxError> {
-            let (swapped, live): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
-            if swapped {
-                return Ok(Swap::Swapped);
-            }
-            if !live {
-                return Ok(Swap::Missing);
-            }
-            let current: Option<String> = row.try_get(2)?;
-            Ok(Swap::Conflict(
+        if done.rows_affected() == 1 {
+            return Ok(Swap::Swapped);
+        }
+        let row = sqlx::query(&self.sql.read_key)
+            .bind(&id.as_bytes()[..])
+            .bind(escape_key(key).as_ref())
+            .bind(OffsetDateTime::now_utc())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.error("compare_and_set", e))?;
+        let Some(row) = row else {
+            return Ok(Swap::Missing);
+        };
+        let current = row
+            .try_get::<Option<String>, _>(0)
+            .map_err(BoxError::from)
+            .and_then(|current| {
                 current
-                    .map(|text| serde_json::from_str(&text))
-                    .transpose()?,
-            ))
-        })();
-        Ok(decoded.unwrap_or_else(|error| {
-            tracing::warn!(
-                digest = %id,
-                table = self.table.as_str(),
-                %error,
-                "damaged session row in {BACKEND}; treating the session as missing"
-            );
-            Swap::Missing
-        }))
+                    .map(|text| serde_json::from_str(&text).map_err(BoxError::from))
+                    .transpose()
+            });
+        Ok(match current {
+            Ok(current) => Swap::Conflict(current),
+            Err(error) => {
+                tracing::warn!(
+                    digest = %id,
+                    table = self.table.as_str(),
+                    %error,
+                    "damaged session row in {BACKEND}; treating the session as missing"
+                );
+                Swap::Missing
+            }
+        })
     }
 
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {

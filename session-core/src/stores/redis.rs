@@ -98,11 +98,13 @@ return 1
     ))
 });
 
-/// Sets one field of a live record if it holds the expected text. `KEYS[1]`: the hash. `ARGV`:
-/// now (Unix seconds), the field, `1` if the field is expected to exist (else `0`), the expected
-/// text (ignored if not expected to exist), the new text. Returns `{1}` if it wrote, `{0}` or
+/// Sets or deletes one field of a live record if it holds the expected text. `KEYS[1]`: the
+/// hash. `ARGV`: now (Unix seconds), the field, `1` if the field is expected to exist (else
+/// `0`), the expected text (ignored if not expected to exist), `1` to set the field (else `0`:
+/// delete it), the new text (ignored when deleting). Returns `{1}` if it wrote, `{0}` or
 /// `{0, current}` (absent, or its current text) if the field held something else, and `{-1}` if
-/// there is no live record. One `HGET` of the expiry, one of the field, and the `HSET`.
+/// there is no live record. One `HGET` of the expiry, one of the field, and the `HSET` or
+/// `HDEL`.
 static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
@@ -119,7 +121,11 @@ if ARGV[3] == '1' then
 elseif current then
   return {{0, current}}
 end
-redis.call('HSET', key, ARGV[2], ARGV[5])
+if ARGV[5] == '1' then
+  redis.call('HSET', key, ARGV[2], ARGV[6])
+else
+  redis.call('HDEL', key, ARGV[2])
+end
 return {{1}}
 "
     ))
@@ -587,7 +593,7 @@ impl SessionStore for RedisStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&Value>,
-        new: &Value,
+        new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
         let hash = self.key(id);
         let mut invocation = COMPARE_AND_SET.key(&hash);
@@ -596,7 +602,8 @@ impl SessionStore for RedisStore {
             .arg(format!("{DATA}{key}"))
             .arg(if expected.is_some() { "1" } else { "0" })
             .arg(expected.map(json).unwrap_or_default())
-            .arg(json(new));
+            .arg(if new.is_some() { "1" } else { "0" })
+            .arg(new.map(json).unwrap_or_default());
         // Not retried after a dropped connection: had the first attempt written, a second
         // would report a conflict and the engine would apply the update again.
         let reply: Vec<RedisValue> = self.run_once(Request::Script(invocation)).await?;

@@ -482,7 +482,7 @@ impl SessionStore for SqliteStore {
         id: &IdDigest,
         key: &str,
         expected: Option<&Value>,
-        new: &Value,
+        new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
         let swapped = self
             .edit(id, "compare_and_set", now(), |record| {
