@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::id::{IdDigest, SessionId};
 use crate::manager::{Shared, YieldNow};
 use crate::record::Swap;
-use crate::store::Storage;
+use crate::store::{SessionStore, Storage};
 
 /// The session key [`Session::mark_fresh`] keeps the time of the user's last proof of identity
 /// under, as Unix seconds. Keep it out of reach of raw writes a client controls (the example's
@@ -396,38 +396,20 @@ impl Session {
                 let expected = current.clone();
                 (Arc::clone(store), id.clone(), *digest, expected, value)
             };
-            let at = cycled_to.unwrap_or(digest);
-            let (taken, current) = match store
-                .compare_and_set(&at, key, Some(&expected), None)
+            let Some((taken, current)) = self
+                .swap(
+                    &*store,
+                    &id,
+                    &digest,
+                    &mut cycled_to,
+                    key,
+                    Some(&expected),
+                    None,
+                )
                 .await?
-            {
-                Swap::Swapped => (true, None),
-                Swap::Conflict(current) => (false, current),
-                Swap::Missing if cycled_to.is_none() => {
-                    match self.inner.shared.follow(&*store, &id, &digest).await? {
-                        Some(target) => {
-                            cycled_to = Some(target);
-                            continue;
-                        }
-                        None => {
-                            return Err(Error::SessionGone {
-                                key: key.to_owned(),
-                            });
-                        }
-                    }
-                }
-                Swap::Missing => {
-                    return Err(Error::SessionGone {
-                        key: key.to_owned(),
-                    });
-                }
+            else {
+                continue;
             };
-            {
-                let mut state = self.state().await?;
-                if !state.cleared && !state.dirty.contains(key) {
-                    restore(&mut state, key, current.clone());
-                }
-            }
             if taken {
                 return Ok(Some(value));
             }
@@ -558,43 +540,20 @@ impl Session {
                 restore(&mut state, key, previous);
                 (store, id, digest, expected, value, new)
             };
-            let at = cycled_to.unwrap_or(digest);
-            let (swapped, current) = match store
-                .compare_and_set(&at, key, expected.as_ref(), Some(&value))
+            let Some((swapped, _)) = self
+                .swap(
+                    &*store,
+                    &id,
+                    &digest,
+                    &mut cycled_to,
+                    key,
+                    expected.as_ref(),
+                    Some(&value),
+                )
                 .await?
-            {
-                Swap::Swapped => (true, Some(value)),
-                Swap::Conflict(current) => (false, current),
-                Swap::Missing if cycled_to.is_none() => {
-                    match self.inner.shared.follow(&*store, &id, &digest).await? {
-                        Some(target) => {
-                            cycled_to = Some(target);
-                            continue;
-                        }
-                        None => {
-                            return Err(Error::SessionGone {
-                                key: key.to_owned(),
-                            });
-                        }
-                    }
-                }
-                Swap::Missing => {
-                    return Err(Error::SessionGone {
-                        key: key.to_owned(),
-                    });
-                }
+            else {
+                continue;
             };
-            // What the store holds now becomes what this request reads, unless the request
-            // changed the key itself meanwhile (from a clone of this handle).
-            {
-                let mut state = self.state().await?;
-                if !state.cleared && !state.dirty.contains(key) {
-                    match current {
-                        Some(value) => drop(state.put(key, value)),
-                        None => drop(state.take(key)),
-                    }
-                }
-            }
             if swapped {
                 return Ok(new);
             }
@@ -621,6 +580,46 @@ impl Session {
                 YieldNow::default().await;
             }
         }
+    }
+
+    /// One compare-and-set of `key` for [`take`](Self::take) or [`update`](Self::update) of the
+    /// stored session `id`, at its new id once a concurrent cycle moved it (`cycled_to`). What
+    /// the store holds afterwards becomes what this request reads, unless the request changed
+    /// the key itself meanwhile (from a clone of this handle). Returns whether it wrote and the
+    /// key's value now; `None` if the session was just found cycled (try again: `cycled_to` is
+    /// set), and [`Error::SessionGone`] if it was destroyed or has expired.
+    #[allow(clippy::too_many_arguments)]
+    async fn swap(
+        &self,
+        store: &dyn SessionStore,
+        id: &SessionId,
+        digest: &IdDigest,
+        cycled_to: &mut Option<IdDigest>,
+        key: &str,
+        expected: Option<&Value>,
+        new: Option<&Value>,
+    ) -> Result<Option<(bool, Option<Value>)>> {
+        let at = cycled_to.unwrap_or(*digest);
+        let (swapped, current) = match store.compare_and_set(&at, key, expected, new).await? {
+            Swap::Swapped => (true, new.cloned()),
+            Swap::Conflict(current) => (false, current),
+            Swap::Missing => {
+                if cycled_to.is_none()
+                    && let Some(target) = self.inner.shared.follow(store, id, digest).await?
+                {
+                    *cycled_to = Some(target);
+                    return Ok(None);
+                }
+                return Err(Error::SessionGone {
+                    key: key.to_owned(),
+                });
+            }
+        };
+        let mut state = self.state().await?;
+        if !state.cleared && !state.dirty.contains(key) {
+            restore(&mut state, key, current.clone());
+        }
+        Ok(Some((swapped, current)))
     }
 
     /// Reads the stored session again, mid-request, to see what concurrent requests wrote to it
