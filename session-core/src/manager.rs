@@ -299,9 +299,13 @@ impl Snapshot {
 }
 
 impl Shared {
-    /// Where sessions live.
-    pub(crate) fn storage(&self) -> &Storage {
-        &self.storage
+    /// The server-side store, or `None` with the cookie store.
+    pub(crate) fn server_store(&self) -> Option<&Arc<dyn SessionStore>> {
+        match &self.storage {
+            Storage::Server(store) => Some(store),
+            #[cfg(feature = "cookie-store")]
+            Storage::Cookie => None,
+        }
     }
 
     /// The current time in whole seconds.

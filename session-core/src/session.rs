@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::id::{IdDigest, SessionId};
 use crate::manager::{Shared, YieldNow};
 use crate::record::Swap;
-use crate::store::{SessionStore, Storage};
+use crate::store::SessionStore;
 
 /// The session key [`Session::mark_fresh`] keeps the time of the user's last proof of identity
 /// under, as Unix seconds. Keep it out of reach of raw writes a client controls (the example's
@@ -368,11 +368,7 @@ impl Session {
     /// # }
     /// ```
     pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let store = match self.inner.shared.storage() {
-            Storage::Server(store) => Some(Arc::clone(store)),
-            #[cfg(feature = "cookie-store")]
-            Storage::Cookie => None,
-        };
+        let store = self.inner.shared.server_store().cloned();
         let mut cycled_to: Option<IdDigest> = None;
         let started = tokio::time::Instant::now();
         let mut attempts = 0u32;
@@ -502,11 +498,7 @@ impl Session {
         F: FnMut(Option<T>) -> Result<T>,
     {
         check_key(key)?;
-        let store = match self.inner.shared.storage() {
-            Storage::Server(store) => Some(Arc::clone(store)),
-            #[cfg(feature = "cookie-store")]
-            Storage::Cookie => None,
-        };
+        let store = self.inner.shared.server_store().cloned();
         // Once the stored session turns out to have a new id, updates go there.
         let mut cycled_to: Option<IdDigest> = None;
         let started = tokio::time::Instant::now();
@@ -642,10 +634,8 @@ impl Session {
     /// # }
     /// ```
     pub async fn reload(&self) -> Result<bool> {
-        let store = match self.inner.shared.storage() {
-            Storage::Server(store) => store,
-            #[cfg(feature = "cookie-store")]
-            Storage::Cookie => return Ok(false),
+        let Some(store) = self.inner.shared.server_store() else {
+            return Ok(false);
         };
         let digest = match &self.state().await?.origin {
             Origin::Stored { digest, .. } => *digest,
