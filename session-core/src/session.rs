@@ -140,6 +140,21 @@ impl State {
         }
     }
 
+    /// Whether this request changed `key` itself (set, deleted or cleared it): then its value
+    /// is this request's own until the end of the request, and no other request sees it.
+    fn changed_here(&self, key: &str) -> bool {
+        self.cleared || self.dirty.contains(key)
+    }
+
+    /// The id of the stored session whose `key` other requests may be writing: `None` for a
+    /// session not stored (yet), a cookie-store session, or a key this request changed itself.
+    fn shared_key(&self, key: &str) -> Option<(&SessionId, &IdDigest)> {
+        match &self.origin {
+            Origin::Stored { id, digest } if !self.changed_here(key) => Some((id, digest)),
+            _ => None,
+        }
+    }
+
     /// Whether the request changed any key.
     pub(crate) fn changed(&self) -> bool {
         self.cleared || !self.dirty.is_empty()
@@ -368,59 +383,43 @@ impl Session {
     /// # }
     /// ```
     pub async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let store = self.inner.shared.server_store().cloned();
+        let store = self.inner.shared.server_store();
         let mut cycled_to: Option<IdDigest> = None;
-        let started = tokio::time::Instant::now();
-        let mut attempts = 0u32;
+        let mut retry = Retry::new(key);
         loop {
-            attempts += 1;
+            retry.begin();
             let (store, id, digest, expected, value) = {
                 let mut state = self.state_mut().await?;
                 let Some(current) = state.data.get(key) else {
                     return Ok(None);
                 };
                 let value: T = typed(key, current)?;
-                let visible = !state.cleared && !state.dirty.contains(key);
-                let (Some(store), Origin::Stored { id, digest }, true) =
-                    (&store, &state.origin, visible)
-                else {
+                let (Some(store), Some((id, digest))) = (store, state.shared_key(key)) else {
                     // No other request can see this key's value: an ordinary change.
                     state.take(key);
                     state.dirty.insert(key.to_owned());
                     return Ok(Some(value));
                 };
-                let expected = current.clone();
-                (Arc::clone(store), id.clone(), *digest, expected, value)
+                (store, id.clone(), *digest, current.clone(), value)
             };
-            let Some((taken, current)) = self
-                .swap(
-                    &*store,
-                    &id,
-                    &digest,
-                    &mut cycled_to,
-                    key,
-                    Some(&expected),
-                    None,
-                )
-                .await?
-            else {
-                continue;
-            };
-            if taken {
-                return Ok(Some(value));
-            }
-            if current.is_none() {
+            let swap = self.swap(
+                store,
+                &id,
+                &digest,
+                &mut cycled_to,
+                key,
+                Some(&expected),
+                None,
+            );
+            match swap.await? {
+                // Found cycled: take it at the new id.
+                None => continue,
+                Some((true, _)) => return Ok(Some(value)),
                 // A concurrent request took it first.
-                return Ok(None);
+                Some((false, false)) => return Ok(None),
+                // Replaced meanwhile (a newer flash): take that one instead.
+                Some((false, true)) => retry.conflicted().await?,
             }
-            // Replaced meanwhile (a newer flash): take that one instead.
-            if started.elapsed() >= UPDATE_WAIT {
-                return Err(Error::UpdateConflict {
-                    key: key.to_owned(),
-                    attempts,
-                });
-            }
-            YieldNow::default().await;
         }
     }
 
@@ -498,14 +497,12 @@ impl Session {
         F: FnMut(Option<T>) -> Result<T>,
     {
         check_key(key)?;
-        let store = self.inner.shared.server_store().cloned();
+        let store = self.inner.shared.server_store();
         // Once the stored session turns out to have a new id, updates go there.
         let mut cycled_to: Option<IdDigest> = None;
-        let started = tokio::time::Instant::now();
-        let mut pause = std::time::Duration::from_millis(4);
-        let mut attempt = 0u32;
+        let mut retry = Retry::new(key);
         loop {
-            attempt += 1;
+            retry.begin();
             let (store, id, digest, expected, value, new) = {
                 let mut state = self.state_mut().await?;
                 let old = state
@@ -516,60 +513,33 @@ impl Session {
                 let new = f(old)?;
                 let value = to_value(key, &new)?;
                 check_depth(key, &value)?;
-                let visible = !state.cleared && !state.dirty.contains(key);
-                let (Some(store), Origin::Stored { id, digest }, true) =
-                    (&store, &state.origin, visible)
-                else {
+                let (Some(store), Some((id, digest))) = (store, state.shared_key(key)) else {
                     // No other request can see this key's value: an ordinary change.
                     self.put_within_limits(&mut state, key, value)?;
                     state.dirty.insert(key.to_owned());
                     return Ok(new);
                 };
-                let (store, id, digest) = (Arc::clone(store), id.clone(), *digest);
+                let (id, digest) = (id.clone(), *digest);
                 // The limits hold for the session as it will be once the update lands.
                 let expected = state.data.get(key).cloned();
                 let previous = self.put_within_limits(&mut state, key, value.clone())?;
                 restore(&mut state, key, previous);
                 (store, id, digest, expected, value, new)
             };
-            let Some((swapped, _)) = self
-                .swap(
-                    &*store,
-                    &id,
-                    &digest,
-                    &mut cycled_to,
-                    key,
-                    expected.as_ref(),
-                    Some(&value),
-                )
-                .await?
-            else {
-                continue;
-            };
-            if swapped {
-                return Ok(new);
-            }
-            if started.elapsed() >= UPDATE_WAIT {
-                tracing::warn!(
-                    key,
-                    attempts = attempt,
-                    "a session update kept conflicting with concurrent updates of the key; gave up"
-                );
-                return Err(Error::UpdateConflict {
-                    key: key.to_owned(),
-                    attempts: attempt,
-                });
-            }
-            // The value a conflict reports is fresh, so the first retry goes at once. After
-            // that, many writers of one key are fighting: each waits a random time up to a
-            // doubling bound ("full jitter"), which spreads them out so most retries land.
-            if attempt > 1 {
-                let fraction =
-                    f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
-                tokio::time::sleep(pause.mul_f64(fraction)).await;
-                pause = (pause * 2).min(UPDATE_MAX_PAUSE);
-            } else {
-                YieldNow::default().await;
+            let swap = self.swap(
+                store,
+                &id,
+                &digest,
+                &mut cycled_to,
+                key,
+                expected.as_ref(),
+                Some(&value),
+            );
+            match swap.await? {
+                // Found cycled: update it at the new id.
+                None => continue,
+                Some((true, _)) => return Ok(new),
+                Some((false, _)) => retry.conflicted().await?,
             }
         }
     }
@@ -577,27 +547,27 @@ impl Session {
     /// One compare-and-set of `key` for [`take`](Self::take) or [`update`](Self::update) of the
     /// stored session `id`, at its new id once a concurrent cycle moved it (`cycled_to`). What
     /// the store holds afterwards becomes what this request reads, unless the request changed
-    /// the key itself meanwhile (from a clone of this handle). Returns whether it wrote and the
-    /// key's value now; `None` if the session was just found cycled (try again: `cycled_to` is
-    /// set), and [`Error::SessionGone`] if it was destroyed or has expired.
+    /// the key itself meanwhile (from a clone of this handle). Returns whether it wrote and
+    /// whether the key has a value now; `None` if the session was just found cycled (try again:
+    /// `cycled_to` is set), and [`Error::SessionGone`] if it was destroyed or has expired.
     #[allow(clippy::too_many_arguments)]
     async fn swap(
         &self,
-        store: &dyn SessionStore,
+        store: &Arc<dyn SessionStore>,
         id: &SessionId,
         digest: &IdDigest,
         cycled_to: &mut Option<IdDigest>,
         key: &str,
         expected: Option<&Value>,
         new: Option<&Value>,
-    ) -> Result<Option<(bool, Option<Value>)>> {
+    ) -> Result<Option<(bool, bool)>> {
         let at = cycled_to.unwrap_or(*digest);
         let (swapped, current) = match store.compare_and_set(&at, key, expected, new).await? {
             Swap::Swapped => (true, new.cloned()),
             Swap::Conflict(current) => (false, current),
             Swap::Missing => {
                 if cycled_to.is_none()
-                    && let Some(target) = self.inner.shared.follow(store, id, digest).await?
+                    && let Some(target) = self.inner.shared.follow(&**store, id, digest).await?
                 {
                     *cycled_to = Some(target);
                     return Ok(None);
@@ -607,11 +577,12 @@ impl Session {
                 });
             }
         };
+        let present = current.is_some();
         let mut state = self.state().await?;
-        if !state.cleared && !state.dirty.contains(key) {
-            restore(&mut state, key, current.clone());
+        if !state.changed_here(key) {
+            restore(&mut state, key, current);
         }
-        Ok(Some((swapped, current)))
+        Ok(Some((swapped, present)))
     }
 
     /// Reads the stored session again, mid-request, to see what concurrent requests wrote to it
@@ -832,6 +803,61 @@ fn depth(value: &Value) -> usize {
         deepest = deepest.max(level);
     }
     deepest
+}
+
+/// The attempts of a [`Session::take`] or [`Session::update`] whose compare-and-set concurrent
+/// writes of the key keep defeating.
+struct Retry<'k> {
+    key: &'k str,
+    started: tokio::time::Instant,
+    /// The bound of the next random wait.
+    pause: std::time::Duration,
+    attempts: u32,
+}
+
+impl<'k> Retry<'k> {
+    fn new(key: &'k str) -> Self {
+        Self {
+            key,
+            started: tokio::time::Instant::now(),
+            pause: std::time::Duration::from_millis(4),
+            attempts: 0,
+        }
+    }
+
+    /// Counts an attempt.
+    fn begin(&mut self) {
+        self.attempts += 1;
+    }
+
+    /// Waits before the attempt after one that conflicted, or fails with
+    /// [`Error::UpdateConflict`] once the key has kept changing for [`UPDATE_WAIT`].
+    ///
+    /// The value a conflict reports is fresh, so the first retry goes at once. After that,
+    /// many writers of one key are fighting: each waits a random time up to a doubling bound
+    /// ("full jitter"), which spreads them out so most retries land.
+    async fn conflicted(&mut self) -> Result<()> {
+        if self.started.elapsed() >= UPDATE_WAIT {
+            tracing::warn!(
+                key = self.key,
+                attempts = self.attempts,
+                "a session update kept conflicting with concurrent updates of the key; gave up"
+            );
+            return Err(Error::UpdateConflict {
+                key: self.key.to_owned(),
+                attempts: self.attempts,
+            });
+        }
+        if self.attempts > 1 {
+            let fraction =
+                f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
+            tokio::time::sleep(self.pause.mul_f64(fraction)).await;
+            self.pause = (self.pause * 2).min(UPDATE_MAX_PAUSE);
+        } else {
+            YieldNow::default().await;
+        }
+        Ok(())
+    }
 }
 
 /// Puts back the value `key` had before a `put` (`None`: it was absent).
