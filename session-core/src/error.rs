@@ -131,9 +131,9 @@ pub enum Error {
         waited_ms: u64,
     },
 
-    /// [`Session::update`](crate::Session::update) could not save its new value: the session
-    /// was destroyed (a logout in another request) or expired while the update ran. Nothing was
-    /// saved; the session this request carried is gone.
+    /// [`Session::update`](crate::Session::update) or [`Session::take`](crate::Session::take)
+    /// could not write to the store: the session was destroyed (a logout in another request) or
+    /// expired meanwhile. Nothing was saved; the session this request carried is gone.
     #[error(
         "session key `{key}` was not updated: the session was destroyed or expired while the \
          update ran (a logout in a concurrent request?); nothing was saved"
@@ -143,9 +143,10 @@ pub enum Error {
         key: String,
     },
 
-    /// [`Session::update`](crate::Session::update) gave up: concurrent updates of the key kept
-    /// changing it for ten seconds, so none of its attempts landed. Nothing was saved; retry
-    /// later, or spread the writes over several keys.
+    /// [`Session::update`](crate::Session::update) (or a [`Session::take`](crate::Session::take)
+    /// of a value that kept being replaced) gave up: concurrent writes of the key kept changing
+    /// it for ten seconds, so none of its attempts landed. Nothing was saved; retry later, or
+    /// spread the writes over several keys.
     #[error(
         "session key `{key}` was not updated: concurrent updates kept changing it through \
          {attempts} attempts over ten seconds; retry later"

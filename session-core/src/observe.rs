@@ -26,7 +26,7 @@ pub enum StoreOperation {
     /// [`SessionStore::touch`]: a rolling expiry moved without other changes.
     Touch,
     /// [`SessionStore::compare_and_set`]: one attempt of an atomic
-    /// [`Session::update`](crate::Session::update).
+    /// [`Session::update`](crate::Session::update) or [`Session::take`](crate::Session::take).
     CompareAndSet,
     /// [`SessionStore::take`]: a record removed to give the session a new id.
     Take,
@@ -60,7 +60,8 @@ impl StoreOperation {
 pub enum StoreOutcome {
     /// The call did what it was asked.
     Ok,
-    /// There was no live record: `load` or `take` gave `None`, `apply` or `touch` gave `false`.
+    /// There was no live record: `load` or `take` gave `None`, `apply` or `touch` gave `false`,
+    /// `compare_and_set` gave [`Swap::Missing`].
     NotFound,
     /// `create` gave `false`: a live record already has this digest (the engine tries another
     /// id).

@@ -348,7 +348,8 @@ impl SessionStore for MongoStore {
         // One `update_one` whose filter holds the expected JSON text (or that the field is
         // absent): the comparison and the write are one atomic step. Only a miss costs a read,
         // to tell a missing session from a conflict.
-        let field = format!("{DATA}.{}", escape_key(key));
+        let escaped = escape_key(key);
+        let field = format!("{DATA}.{escaped}");
         let mut filter = Self::live(id);
         match expected {
             Some(value) => filter.insert(field.clone(), encode_value(key, value)?),
@@ -378,17 +379,16 @@ impl SessionStore for MongoStore {
         let current = document
             .get_document(DATA)
             .ok()
-            .and_then(|data| data.get(escape_key(key)));
-        match current {
-            None => Ok(Swap::Conflict(None)),
-            Some(Bson::String(text)) => match serde_json::from_str(text) {
-                Ok(value) => Ok(Swap::Conflict(Some(value))),
-                Err(_) => {
-                    tracing::warn!(session = %id, "the session's MongoDB document is damaged; the session is treated as missing");
-                    Ok(Swap::Missing)
-                }
-            },
-            Some(_) => {
+            .and_then(|data| data.get(&escaped));
+        let Some(current) = current else {
+            return Ok(Swap::Conflict(None));
+        };
+        match current
+            .as_str()
+            .and_then(|text| serde_json::from_str(text).ok())
+        {
+            Some(value) => Ok(Swap::Conflict(Some(value))),
+            None => {
                 tracing::warn!(session = %id, "the session's MongoDB document is damaged; the session is treated as missing");
                 Ok(Swap::Missing)
             }

@@ -440,9 +440,10 @@ impl SessionStore for PostgresStore {
         new: Option<&Value>,
     ) -> Result<Swap, StoreError> {
         let text = |value: &Value| serde_json::to_string(value).map_err(StoreError::Codec);
+        let key = escape_key(key);
         let done = sqlx::query(&self.sql.compare_and_set)
             .bind(&id.as_bytes()[..])
-            .bind(escape_key(key).as_ref())
+            .bind(key.as_ref())
             .bind(expected.map(text).transpose()?)
             .bind(new.map(text).transpose()?)
             .bind(OffsetDateTime::now_utc())
@@ -454,7 +455,7 @@ impl SessionStore for PostgresStore {
         }
         let row = sqlx::query(&self.sql.read_key)
             .bind(&id.as_bytes()[..])
-            .bind(escape_key(key).as_ref())
+            .bind(key.as_ref())
             .bind(OffsetDateTime::now_utc())
             .fetch_optional(&self.pool)
             .await
@@ -462,26 +463,12 @@ impl SessionStore for PostgresStore {
         let Some(row) = row else {
             return Ok(Swap::Missing);
         };
-        let current = row
-            .try_get::<Option<String>, _>(0)
-            .map_err(BoxError::from)
-            .and_then(|current| {
-                current
-                    .map(|text| serde_json::from_str(&text).map_err(BoxError::from))
-                    .transpose()
-            });
-        Ok(match current {
-            Ok(current) => Swap::Conflict(current),
-            Err(error) => {
-                tracing::warn!(
-                    digest = %id,
-                    table = self.table.as_str(),
-                    %error,
-                    "damaged session row in {BACKEND}; treating the session as missing"
-                );
-                Swap::Missing
-            }
-        })
+        let current = (|| -> Result<Option<Value>, BoxError> {
+            let text: Option<String> = row.try_get(0)?;
+            Ok(text.map(|text| serde_json::from_str(&text)).transpose()?)
+        })();
+        Ok(record_or_missing(BACKEND, &self.table, id, current)
+            .map_or(Swap::Missing, Swap::Conflict))
     }
 
     async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {

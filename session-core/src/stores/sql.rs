@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 
 use crate::error::BoxError;
 use crate::id::IdDigest;
-use crate::record::Record;
 
 /// The table the SQL stores use unless told otherwise.
 pub(crate) const DEFAULT_TABLE: &str = "sessions";
@@ -174,14 +173,14 @@ pub(crate) struct QueryError {
     pub(crate) source: sqlx::Error,
 }
 
-/// The record decoded from a row, or `None` if the row is damaged: logged at `warn` with the
-/// digest and the table, and treated as a missing session.
-pub(crate) fn record_or_missing(
+/// What was decoded from a row (its record, or one value of it), or `None` if the row is
+/// damaged: logged at `warn` with the digest and the table, and treated as a missing session.
+pub(crate) fn record_or_missing<T>(
     backend: &'static str,
     table: &TableName,
     id: &IdDigest,
-    decoded: Result<Record, BoxError>,
-) -> Option<Record> {
+    decoded: Result<T, BoxError>,
+) -> Option<T> {
     decoded
         .inspect_err(|error| {
             tracing::warn!(
