@@ -3,118 +3,20 @@
 //! by an instrumented store).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration as StdDuration;
 
-use async_trait::async_trait;
 use base64::Engine as _;
 use serde_json::json;
 use session_core::{
-    Changes, CookieLifetime, Error, Expiry, IdDigest, KeyRing, MemoryStore, Record, SessionConfig,
-    SessionManager, SessionStore, SetCookie, Storage, StoreError, Swap,
+    CookieLifetime, Error, Expiry, IdDigest, KeyRing, SessionConfig, SessionManager, SessionStore,
+    SetCookie, Storage,
 };
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-/// Counts every call that reaches the store, remembers the digests it saw, and can be made to
-/// fail, to check what the engine asks of a store.
-#[derive(Debug, Default)]
-struct CountingStore {
-    inner: MemoryStore,
-    creates: AtomicUsize,
-    loads: AtomicUsize,
-    applies: AtomicUsize,
-    touches: AtomicUsize,
-    deletes: AtomicUsize,
-    takes: AtomicUsize,
-    failing: AtomicBool,
-    /// How many of the next creates report a taken id, as if the minted id collided.
-    collisions: AtomicUsize,
-    digests: std::sync::Mutex<Vec<IdDigest>>,
-}
-
-impl CountingStore {
-    fn calls(&self) -> [usize; 5] {
-        [
-            &self.creates,
-            &self.loads,
-            &self.applies,
-            &self.touches,
-            &self.deletes,
-        ]
-        .map(|c| c.load(Ordering::SeqCst))
-    }
-
-    fn reset(&self) {
-        for c in [
-            &self.creates,
-            &self.loads,
-            &self.applies,
-            &self.touches,
-            &self.deletes,
-        ] {
-            c.store(0, Ordering::SeqCst);
-        }
-    }
-
-    fn check(&self, counter: &AtomicUsize) -> Result<(), StoreError> {
-        counter.fetch_add(1, Ordering::SeqCst);
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(StoreError::backend(std::io::Error::other(
-                "connection refused to db.internal:5432 (password=hunter2)",
-            )));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SessionStore for CountingStore {
-    async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
-        self.check(&self.creates)?;
-        let collide = self
-            .collisions
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if collide {
-            return Ok(false);
-        }
-        self.digests.lock().unwrap().push(*id);
-        self.inner.create(id, record).await
-    }
-    async fn load(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
-        self.check(&self.loads)?;
-        self.inner.load(id).await
-    }
-    async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
-        self.check(&self.applies)?;
-        self.inner.apply(id, changes).await
-    }
-    async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
-        self.check(&self.touches)?;
-        self.inner.touch(id, expires_at).await
-    }
-    async fn compare_and_set(
-        &self,
-        id: &IdDigest,
-        key: &str,
-        expected: Option<&serde_json::Value>,
-        new: Option<&serde_json::Value>,
-    ) -> Result<Swap, StoreError> {
-        self.inner.compare_and_set(id, key, expected, new).await
-    }
-    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
-        self.check(&self.takes)?;
-        self.inner.take(id).await
-    }
-    async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
-        self.check(&self.deletes)?;
-        self.inner.delete(id).await
-    }
-    async fn delete_expired(&self) -> Result<u64, StoreError> {
-        self.inner.delete_expired().await
-    }
-}
+mod common;
+use common::counting::CountingStore;
 
 /// A test app: a manager over a counting store, with a clock the test moves forward.
 struct App {

@@ -5,62 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
-use session_core::{
-    Changes, Error, IdDigest, KeyRing, MemoryStore, Record, Session, SessionConfig, SessionManager,
-    SessionStore, Storage, StoreError, Swap,
-};
-use time::OffsetDateTime;
+use session_core::{Error, KeyRing, Session, SessionConfig, SessionManager, SessionStore, Storage};
 
-/// A memory store that counts `apply` and `compare_and_set` calls and can be told to report
-/// every compare-and-set as a conflict with a value that keeps changing.
-#[derive(Debug, Default)]
-struct Store {
-    inner: MemoryStore,
-    applies: AtomicUsize,
-    swaps: AtomicUsize,
-    always_conflict: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl SessionStore for Store {
-    async fn create(&self, id: &IdDigest, record: &Record) -> Result<bool, StoreError> {
-        self.inner.create(id, record).await
-    }
-    async fn load(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
-        self.inner.load(id).await
-    }
-    async fn apply(&self, id: &IdDigest, changes: &Changes) -> Result<bool, StoreError> {
-        self.applies.fetch_add(1, Ordering::SeqCst);
-        self.inner.apply(id, changes).await
-    }
-    async fn touch(&self, id: &IdDigest, expires_at: OffsetDateTime) -> Result<bool, StoreError> {
-        self.inner.touch(id, expires_at).await
-    }
-    async fn compare_and_set(
-        &self,
-        id: &IdDigest,
-        key: &str,
-        expected: Option<&Value>,
-        new: Option<&Value>,
-    ) -> Result<Swap, StoreError> {
-        let n = self.swaps.fetch_add(1, Ordering::SeqCst);
-        if self.always_conflict.load(Ordering::SeqCst) {
-            return Ok(Swap::Conflict(Some(json!(format!("changed {n}")))));
-        }
-        self.inner.compare_and_set(id, key, expected, new).await
-    }
-    async fn take(&self, id: &IdDigest) -> Result<Option<Record>, StoreError> {
-        self.inner.take(id).await
-    }
-    async fn delete(&self, id: &IdDigest) -> Result<(), StoreError> {
-        self.inner.delete(id).await
-    }
-    async fn delete_expired(&self) -> Result<u64, StoreError> {
-        self.inner.delete_expired().await
-    }
-}
+mod common;
+use common::counting::CountingStore as Store;
 
 struct App {
     manager: SessionManager,
@@ -323,7 +272,7 @@ async fn bad_updates_are_errors_that_change_nothing() {
 async fn a_key_that_never_stops_changing_is_an_update_conflict() {
     let app = App::new(SessionConfig::default());
     let cookie = app.stored().await;
-    app.store.always_conflict.store(true, Ordering::SeqCst);
+    app.store.conflicting.store(true, Ordering::SeqCst);
     let session = app.session(Some(&cookie));
     let runs = AtomicUsize::new(0);
     let error = session

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod counting;
+
 use serde_json::{Map, Value, json};
 use session_core::{IdDigest, Record};
 use time::OffsetDateTime;
