@@ -524,6 +524,36 @@ fn spawn_put(
     tokio::spawn(async move { writer.put(&format!("/kv/{key}"), &value.to_string()).await })
 }
 
+/// Starts `count` requests on the session behind `old` (`send(i)` starts the `i`th, from a
+/// client of its own) with a login (`POST /login` as Ada, which cycles the id) sent after the
+/// first half of them. Returns the cookie pair the login set, once it has answered 200, and the
+/// requests, which may still be running.
+async fn with_a_login_among(
+    agent: &Agent,
+    old: &str,
+    count: usize,
+    send: impl Fn(usize) -> JoinHandle<Reply>,
+) -> (String, Vec<JoinHandle<Reply>>) {
+    let mut requests = Vec::new();
+    let mut login = None;
+    for i in 0..count {
+        if i == count / 2 {
+            let cycler = agent.with_cookie(old);
+            login = Some(tokio::spawn(async move {
+                cycler.post("/login", Some(r#"{"name":"Ada"}"#)).await
+            }));
+        }
+        requests.push(send(i));
+    }
+    let login = login
+        .expect("the login was sent")
+        .await
+        .expect("the login finished");
+    assert_eq!(login.status, 200, "{login:?}");
+    let new = pair(login.session_cookie().expect("the login sends the new id")).to_owned();
+    (new, requests)
+}
+
 /// Every key and value the session behind `cookie` holds (`GET /kv`).
 async fn kv(agent: &Agent, cookie: &str) -> serde_json::Map<String, serde_json::Value> {
     let reply = agent.get_with_cookie("/kv", cookie).await;
@@ -576,23 +606,10 @@ async fn racing_a_cycle(app: &Harness, ballast: Option<serde_json::Value>) {
             format!("k{i}")
         }
     };
-    let mut writers = Vec::new();
-    let mut login = None;
-    for i in 0..WRITERS {
-        if i == WRITERS / 2 {
-            let cycler = agent.with_cookie(&old);
-            login = Some(tokio::spawn(async move {
-                cycler.post("/login", Some(r#"{"name":"Ada"}"#)).await
-            }));
-        }
-        writers.push(spawn_put(&agent, &old, key_of(i), json!(i)));
-    }
-    let login = login
-        .expect("the login was sent")
-        .await
-        .expect("the login finished");
-    assert_eq!(login.status, 200, "{login:?}");
-    let new = pair(login.session_cookie().expect("the login sends the new id")).to_owned();
+    let (new, writers) = with_a_login_among(&agent, &old, WRITERS, |i| {
+        spawn_put(&agent, &old, key_of(i), json!(i))
+    })
+    .await;
     assert_ne!(new, old, "the login must change the id");
 
     let mut followed = Vec::new();
@@ -1053,26 +1070,11 @@ pub async fn increments_racing_a_login_are_all_counted(fw: Framework, store: Sto
     let app = Harness::start(fw, store).await;
     let agent = with_session(&app).await;
     let old = agent.cookie().expect("a session cookie");
-    let mut counters = Vec::new();
-    let mut login = None;
-    for i in 0..COUNTERS {
-        if i == COUNTERS / 2 {
-            let cycler = agent.with_cookie(&old);
-            login = Some(tokio::spawn(async move {
-                cycler.post("/login", Some(r#"{"name":"Ada"}"#)).await
-            }));
-        }
+    let (new, counters) = with_a_login_among(&agent, &old, COUNTERS, |_| {
         let counter = agent.with_cookie(&old);
-        counters.push(tokio::spawn(async move {
-            counter.post("/kv/n/incr", None).await
-        }));
-    }
-    let login = login
-        .expect("the login was sent")
-        .await
-        .expect("the login finished");
-    assert_eq!(login.status, 200, "{login:?}");
-    let new = pair(login.session_cookie().expect("the login sends the new id")).to_owned();
+        tokio::spawn(async move { counter.post("/kv/n/incr", None).await })
+    })
+    .await;
 
     let mut followed = Vec::new();
     for counter in counters {
