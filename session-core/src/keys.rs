@@ -231,30 +231,11 @@ mod tests {
         assert_eq!(format!("{boxed:?}"), shown);
     }
 
-    /// Runs `f` with a subscriber that records what is logged, and returns the log.
+    /// Runs `f` and returns what this thread logged meanwhile.
     fn logged(f: impl FnOnce()) -> String {
-        use std::sync::{Arc, Mutex};
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let writer = Arc::clone(&log);
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_writer(move || Writer(Arc::clone(&writer)))
-            .finish();
-        tracing::subscriber::with_default(subscriber, f);
-        let bytes = log.lock().unwrap().clone();
-        String::from_utf8(bytes).unwrap()
-    }
-
-    struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Writer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+        let log = session_test_logs::capture();
+        f();
+        log.text()
     }
 
     #[test]

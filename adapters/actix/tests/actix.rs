@@ -317,13 +317,7 @@ async fn store_failure_at_the_end_of_a_request_is_an_opaque_500() {
             .configure(routes),
     )
     .await;
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = session_test_logs::capture();
     // The first write creates the session; the second one applies changes to it, and fails.
     let cookie = send(&app, get("/set", None).to_request()).await.cookie();
     let reply = send(&app, get("/set", Some(&cookie)).to_request()).await;
@@ -332,7 +326,7 @@ async fn store_failure_at_the_end_of_a_request_is_an_opaque_500() {
     assert!(!reply.body.contains("secret-detail-xyz"));
     assert!(reply.set_cookies.is_empty(), "{reply:?}");
     // The log has the whole chain, each cause once.
-    let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("UTF-8");
+    let text = log.text();
     assert!(
         text.contains(
             "error=the session store failed: the session store back end failed: secret-detail-xyz"
@@ -340,20 +334,6 @@ async fn store_failure_at_the_end_of_a_request_is_an_opaque_500() {
         "{text}"
     );
     assert_eq!(text.matches("secret-detail-xyz").count(), 1, "{text}");
-}
-
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 async fn wrong_type(session: Session) -> Result<String, SessionError> {

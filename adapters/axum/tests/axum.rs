@@ -247,20 +247,6 @@ impl SessionStore for FailingApply {
     }
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_store_failure_is_logged_with_each_cause_once() {
     let manager = SessionManager::new(
@@ -278,13 +264,7 @@ async fn a_store_failure_is_logged_with_each_cause_once() {
             }),
         )
         .layer(SessionLayer::new(manager));
-    let log = Log::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = session_test_logs::capture();
 
     let (_, cookies, _) = call(&app, "/set", None).await;
     let pair = cookies[0].split(';').next().expect("a pair").to_owned();
@@ -293,7 +273,7 @@ async fn a_store_failure_is_logged_with_each_cause_once() {
         (status, body.as_str()),
         (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
     );
-    let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("UTF-8");
+    let text = log.text();
     assert!(
         text.contains(
             "error=the session store failed: the session store back end failed: disk-full-detail"
