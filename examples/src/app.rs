@@ -6,12 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session_core::{Error, FRESH_AT_KEY, Session, SessionSchema};
+use session_core::{Error, FRESH_AT_KEY, LIFETIME_KEY, Lifetime, Session, SessionSchema};
 
 /// The session key `/` shows and `/set` sets.
 pub const TEST_KEY: &str = "test_key";
 /// How recent a login `GET /sudo` accepts, in seconds: the "sudo mode" window.
 pub const SUDO_WINDOW_SECS: u64 = 5 * 60;
+/// How long `POST /login` with `"remember": true` keeps the session without use, in seconds:
+/// 30 days, the configured maximum by default (the session also ends 30 days after the login).
+pub const REMEMBER_ME_SECS: u64 = 30 * 24 * 60 * 60;
 /// The largest request body the example accepts, in bytes (for `PUT /kv/{key}` and `POST /login`).
 pub const BODY_LIMIT: usize = 1 << 20;
 
@@ -38,11 +41,14 @@ pub struct User {
     pub name: String,
 }
 
-/// The body `POST /login` accepts; it and `name` are optional.
+/// The body `POST /login` accepts; it and its fields are optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     name: Option<String>,
+    /// "Remember me": keep the session for [`REMEMBER_ME_SECS`] instead of the configured
+    /// default (`true`), or only until the browser closes (`false`). Absent: the default.
+    remember: Option<bool>,
 }
 
 /// A framework-free response: what each framework module turns into its own.
@@ -162,9 +168,10 @@ pub async fn set(session: &Session) -> Reply {
     .await
 }
 
-/// `POST /login`: stores the user (from the optional JSON body `{"name": ...}`),
-/// `is_authenticated` and the greeting the next `GET /` shows; setting the user gives the
-/// session a new id.
+/// `POST /login`: stores the user (from the optional JSON body `{"name": ..., "remember":
+/// ...}`), `is_authenticated` and the greeting the next `GET /` shows; setting the user gives
+/// the session a new id. With `"remember": true` the session lives [`REMEMBER_ME_SECS`] without
+/// use (a 30-day cookie); with `false`, until the browser closes (a cookie without `Max-Age`).
 pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         LoginRequest::default()
@@ -180,7 +187,13 @@ pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
     }
     let welcome = format!("Welcome back, {name}");
     let user = User { name };
+    let lifetime = match request.remember {
+        None => Lifetime::Default,
+        Some(true) => Lifetime::Remember(std::time::Duration::from_secs(REMEMBER_ME_SECS)),
+        Some(false) => Lifetime::BrowserSession,
+    };
     reply(async {
+        account.set_lifetime(lifetime).await?;
         account.set_user(user.clone()).await?;
         account.set_is_authenticated(true).await?;
         account.set_welcome(welcome).await?;
@@ -216,6 +229,8 @@ pub async fn logout(account: &AccountSession) -> Reply {
         // A greeting the user never saw must not greet the next visitor of this browser.
         account.delete_welcome().await?;
         account.delete(FRESH_AT_KEY).await?;
+        // The next user of this browser gets the default lifetime, not the "remember me".
+        account.set_lifetime(Lifetime::Default).await?;
         Ok(Reply::json(200, json!({ "status": "logged out" })))
     })
     .await
@@ -272,11 +287,14 @@ pub async fn kv_get(session: &Session, key: &str) -> Reply {
     .await
 }
 
-/// The reply for a `/kv` write to a key of the typed login state ([`Account`]) or to the
-/// login's freshness ([`FRESH_AT_KEY`]), if `key` is one: raw writes must not forge a login
-/// (which would skip the id renewal `/login` does) or a recent one.
+/// The reply for a `/kv` write to a key of the typed login state ([`Account`]), to the
+/// login's freshness ([`FRESH_AT_KEY`]) or to the session's lifetime ([`LIFETIME_KEY`]), if
+/// `key` is one: raw writes must not forge a login (which would skip the id renewal `/login`
+/// does), a recent one, or a "remember me".
 fn protected(key: &str) -> Option<Reply> {
-    let login_state = <Account as SessionSchema>::KEYS.contains(&key) || key == FRESH_AT_KEY;
+    let login_state = <Account as SessionSchema>::KEYS.contains(&key)
+        || key == FRESH_AT_KEY
+        || key == LIFETIME_KEY;
     login_state.then(|| {
         Reply::json(
             403,

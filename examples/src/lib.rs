@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `GET /` | the value of `test_key`, or `No value set. Go to /set to set a value` (HTML) |
 //! | `GET /set` | sets `test_key` to `something`, redirects to `/` |
-//! | `POST /login` | optional JSON `{"name": ...}`; stores the typed user, cycles the id |
+//! | `POST /login` | optional JSON `{"name": ..., "remember": bool}`; stores the typed user, cycles the id; `"remember": true` keeps the session 30 days (`Max-Age=2592000`), `false` until the browser closes (no `Max-Age`) |
 //! | `GET /profile` | `{"user":{...}}` when logged in, else 401 `{"error":"Not authenticated"}` |
 //! | `POST /logout` | removes the user, `{"status":"logged out"}` |
 //! | `GET /check` | `{"hasUser":bool,"isAuthenticated":bool}` |

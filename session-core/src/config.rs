@@ -49,6 +49,30 @@ pub enum CookieLifetime {
     BrowserSession,
 }
 
+/// How long one session lives, chosen by a handler with
+/// [`Session::set_lifetime`](crate::Session::set_lifetime): "remember me" on a login form.
+///
+/// The choice is kept with the session (under [`LIFETIME_KEY`](crate::LIFETIME_KEY)), moves with
+/// it when its id is cycled, and is dropped by [`Session::clear`](crate::Session::clear).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lifetime {
+    /// The configured [`Expiry`] and [`CookieLifetime`] (the default).
+    #[default]
+    Default,
+    /// "Remember me": the session expires after this long without use (rolling), and in any
+    /// case [`max_lifetime`](SessionConfig::with_max_lifetime) after it was created or last
+    /// cycled its id (login); the configured [`Expiry`] does not apply. The cookie is
+    /// persistent, its `Max-Age` following the session's expiry.
+    Remember(Duration),
+    /// "Forget me when the browser closes": a cookie without `Max-Age`. The server keeps the
+    /// configured [`Expiry`].
+    BrowserSession,
+}
+
+/// The longest a remembered session lives by default: see [`SessionConfig::with_max_lifetime`].
+pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// The cookie's `SameSite` attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -111,6 +135,7 @@ pub struct SessionConfig {
     pub(crate) max_session_bytes: usize,
     pub(crate) max_keys: usize,
     pub(crate) cookie_store_lifetime: Duration,
+    pub(crate) max_lifetime: Duration,
 }
 
 impl Default for SessionConfig {
@@ -130,6 +155,7 @@ impl Default for SessionConfig {
             max_session_bytes: DEFAULT_MAX_SESSION_BYTES,
             max_keys: DEFAULT_MAX_KEYS,
             cookie_store_lifetime: DEFAULT_COOKIE_STORE_LIFETIME,
+            max_lifetime: DEFAULT_MAX_LIFETIME,
         }
     }
 }
@@ -267,6 +293,39 @@ impl SessionConfig {
         self
     }
 
+    /// The longest lifetime a handler may give its session with
+    /// [`Lifetime::Remember`] (default [`DEFAULT_MAX_LIFETIME`], 30 days), and the absolute
+    /// lifetime of a remembered session: it ends this long after it was created or last cycled
+    /// its id (login), however active it is, so a stolen "remember me" cookie dies too.
+    ///
+    /// A longer [`Lifetime::Remember`] is refused with
+    /// [`Error::LifetimeOutOfRange`](crate::Error::LifetimeOutOfRange); a longer one found in a
+    /// stored session (written with the raw API) is cut to this.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::SessionConfig;
+    ///
+    /// let config = SessionConfig::default().with_max_lifetime(Duration::from_secs(90 * 24 * 60 * 60));
+    /// assert_eq!(config.max_lifetime(), Duration::from_secs(7_776_000));
+    /// ```
+    #[must_use]
+    pub fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = max;
+        self
+    }
+
+    /// The longest lifetime a session may be given; see
+    /// [`with_max_lifetime`](Self::with_max_lifetime).
+    pub fn max_lifetime(&self) -> Duration {
+        self.max_lifetime
+    }
+
+    /// The touch interval; see [`with_touch_interval`](Self::with_touch_interval).
+    pub fn touch_interval(&self) -> Duration {
+        self.touch_interval
+    }
+
     /// The largest session accepted, in bytes.
     pub fn max_session_bytes(&self) -> usize {
         self.max_session_bytes
@@ -349,9 +408,13 @@ impl SessionConfig {
         // Stores and cookies work in whole seconds; a timeout of zero seconds, or one so long
         // that adding it to the current time overflows, cannot be honoured.
         const HUNDRED_YEARS: u64 = 100 * 365 * 24 * 60 * 60;
-        for timeout in [self.expiry.idle(), self.expiry.absolute()]
-            .into_iter()
-            .flatten()
+        for timeout in [
+            self.expiry.idle(),
+            self.expiry.absolute(),
+            Some(self.max_lifetime),
+        ]
+        .into_iter()
+        .flatten()
         {
             if timeout.as_secs() == 0 || timeout.as_secs() > HUNDRED_YEARS {
                 return Err(ConfigError::Expiry(
@@ -375,6 +438,12 @@ impl SessionConfig {
             return Err(ConfigError::Expiry(
                 "the touch interval must be shorter than the idle timeout, or sessions that are \
                  only read would expire while in use",
+            ));
+        }
+        if self.touch_interval >= self.max_lifetime {
+            return Err(ConfigError::Expiry(
+                "the touch interval must be shorter than the maximum lifetime, or remembered \
+                 sessions that are only read would expire while in use",
             ));
         }
         Ok(())
@@ -473,5 +542,11 @@ mod tests {
             .with_expiry(Expiry::Absolute(Duration::from_secs(60)))
             .with_touch_interval(Duration::from_secs(600));
         absolute_only.validate().unwrap();
+        for max in [Duration::ZERO, Duration::from_secs(30)] {
+            let max_too_short = SessionConfig::default()
+                .with_touch_interval(Duration::from_secs(30))
+                .with_max_lifetime(max);
+            assert!(max_too_short.validate().is_err(), "{max:?}");
+        }
     }
 }

@@ -168,6 +168,24 @@ pub enum Error {
         key: String,
     },
 
+    /// [`Session::set_lifetime`](crate::Session::set_lifetime) was asked for a
+    /// [`Lifetime::Remember`](crate::Lifetime::Remember) outside what the configuration allows:
+    /// not longer than the touch interval, or longer than the maximum lifetime. Nothing was
+    /// changed.
+    #[error(
+        "a session lifetime of {requested_secs} s was asked for; it must be longer than the touch \
+         interval ({min_secs} s) and at most the maximum lifetime ({max_secs} s, \
+         SessionConfig::with_max_lifetime)"
+    )]
+    LifetimeOutOfRange {
+        /// The lifetime asked for, in seconds.
+        requested_secs: u64,
+        /// The touch interval, in seconds: the lifetime must be longer.
+        min_secs: u64,
+        /// The configured maximum lifetime, in seconds.
+        max_secs: u64,
+    },
+
     /// The session was changed after the engine had finished its request, so the change could
     /// not be saved. Finish working with the session before the handler returns.
     #[error(

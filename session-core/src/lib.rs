@@ -228,8 +228,8 @@ pub mod __private;
 pub mod test_suite;
 
 pub use crate::config::{
-    CookieLifetime, DEFAULT_COOKIE_STORE_LIFETIME, DEFAULT_MAX_KEYS, DEFAULT_MAX_SESSION_BYTES,
-    Expiry, SameSite, SessionConfig,
+    CookieLifetime, DEFAULT_COOKIE_STORE_LIFETIME, DEFAULT_MAX_KEYS, DEFAULT_MAX_LIFETIME,
+    DEFAULT_MAX_SESSION_BYTES, Expiry, Lifetime, SameSite, SessionConfig,
 };
 pub use crate::cookie::SetCookie;
 pub use crate::error::{BoxError, ConfigError, Error, ErrorChain, Result, StoreError};
@@ -241,7 +241,7 @@ pub use crate::observe::{
 };
 pub use crate::record::{Changes, Record, Swap};
 pub use crate::revocation::RevocationEpoch;
-pub use crate::session::{FRESH_AT_KEY, MAX_KEY_LEN, MAX_VALUE_DEPTH, Session};
+pub use crate::session::{FRESH_AT_KEY, LIFETIME_KEY, MAX_KEY_LEN, MAX_VALUE_DEPTH, Session};
 pub use crate::store::{SessionStore, Storage};
 #[cfg(feature = "file-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file-store")))]

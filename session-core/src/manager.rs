@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::config::{CookieLifetime, SessionConfig};
+use crate::config::{CookieLifetime, Lifetime, SessionConfig};
 use crate::cookie::{Candidates, CookieCodec, SetCookie};
 use crate::error::{ConfigError, Error, Result};
 use crate::id::{IdDigest, SessionId};
@@ -97,6 +97,8 @@ pub(crate) struct Shared {
     storage: Storage,
     idle: Option<Duration>,
     absolute: Option<Duration>,
+    /// The cap of a [`Lifetime::Remember`], and a remembered session's absolute lifetime.
+    max_lifetime: Duration,
     touch_interval: Duration,
     clock: Option<Clock>,
     revocation: Option<RevocationEpoch>,
@@ -132,6 +134,7 @@ impl SessionManager {
             storage,
             idle,
             absolute,
+            max_lifetime: to_time(config.max_lifetime)?,
             touch_interval: to_time(config.touch_interval)?,
             clock: None,
             revocation: None,
@@ -216,7 +219,7 @@ impl SessionManager {
                 // Encoding never waits, so it reads the state in place, under its lock.
                 #[cfg(feature = "cookie-store")]
                 Storage::Cookie => return shared.commit_cookie(&state, shared.now()),
-                Storage::Server(store) => (store, Snapshot::take(&state)),
+                Storage::Server(store) => (store, Snapshot::take(shared, &state)),
             }
         };
         shared.commit_server(&**store, snapshot, shared.now()).await
@@ -247,10 +250,12 @@ struct Snapshot {
     data: serde_json::Map<String, serde_json::Value>,
     cleared: bool,
     removed: Vec<String>,
+    /// The session's own lifetime, as this request leaves it.
+    lifetime: Lifetime,
 }
 
 impl Snapshot {
-    fn take(state: &State) -> Self {
+    fn take(shared: &Shared, state: &State) -> Self {
         // A stored session, cycled or not, is written as per-key changes on top of what the
         // store holds, so keys written by concurrent requests survive.
         let whole = !matches!(state.origin, Origin::Stored { .. });
@@ -280,6 +285,7 @@ impl Snapshot {
             data,
             cleared: state.cleared,
             removed,
+            lifetime: shared.lifetime_of(&state.data),
         }
     }
 
@@ -308,6 +314,11 @@ impl Shared {
         }
     }
 
+    /// The settings.
+    pub(crate) fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
     /// The current time in whole seconds.
     pub(crate) fn now(&self) -> OffsetDateTime {
         whole_seconds(match &self.clock {
@@ -321,6 +332,37 @@ impl Shared {
         let idle = self.idle.map(|idle| now.saturating_add(idle));
         let absolute = self.absolute.map(|abs| created.saturating_add(abs));
         idle.into_iter().chain(absolute).min().unwrap_or(now)
+    }
+
+    /// The expiry of a session with its own `lifetime`, created (or last cycled) at `created`
+    /// and used at `now`.
+    pub(crate) fn deadline_for(
+        &self,
+        created: OffsetDateTime,
+        now: OffsetDateTime,
+        lifetime: Lifetime,
+    ) -> OffsetDateTime {
+        match lifetime {
+            Lifetime::Remember(idle) => {
+                let idle = Duration::try_from(idle)
+                    .map_or(self.max_lifetime, |idle| idle.min(self.max_lifetime));
+                now.saturating_add(idle)
+                    .min(created.saturating_add(self.max_lifetime))
+            }
+            Lifetime::Default | Lifetime::BrowserSession => self.deadline(created, now),
+        }
+    }
+
+    /// The lifetime the engine gives a session holding `data`: what it stored under
+    /// [`LIFETIME_KEY`](crate::LIFETIME_KEY), a remembered one capped at the maximum.
+    pub(crate) fn lifetime_of(
+        &self,
+        data: &serde_json::Map<String, serde_json::Value>,
+    ) -> Lifetime {
+        match crate::session::stored_lifetime(data) {
+            Lifetime::Remember(idle) => Lifetime::Remember(idle.min(self.config.max_lifetime)),
+            lifetime => lifetime,
+        }
     }
 
     /// Verifies the request's cookie and loads its session; anything invalid, unknown or
@@ -450,11 +492,22 @@ impl Shared {
         self.revocation.as_ref().map_or(0, RevocationEpoch::current)
     }
 
-    fn max_age(&self, expires_at: OffsetDateTime, now: OffsetDateTime) -> Option<Duration> {
-        match self.config.lifetime {
-            CookieLifetime::Persistent => Some(expires_at - now),
-            CookieLifetime::BrowserSession => None,
+    /// Whether a session with this `lifetime` gets a persistent cookie.
+    fn persistent(&self, lifetime: Lifetime) -> bool {
+        match lifetime {
+            Lifetime::Remember(_) => true,
+            Lifetime::BrowserSession => false,
+            Lifetime::Default => self.config.lifetime == CookieLifetime::Persistent,
         }
+    }
+
+    fn max_age(
+        &self,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        lifetime: Lifetime,
+    ) -> Option<Duration> {
+        self.persistent(lifetime).then(|| expires_at - now)
     }
 
     /// Whether a read-only request should push the expiry from `current` to `next`.
@@ -467,9 +520,12 @@ impl Shared {
         id: &SessionId,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        lifetime: Lifetime,
     ) -> SetCookie {
-        self.codec
-            .set_cookie(self.codec.sign_id(id), self.max_age(expires_at, now))
+        self.codec.set_cookie(
+            self.codec.sign_id(id),
+            self.max_age(expires_at, now, lifetime),
+        )
     }
 
     /// The cookie to send after a request on an existing session: a persistent cookie's
@@ -484,9 +540,10 @@ impl Shared {
         now: OffsetDateTime,
         moved: bool,
         reissue: bool,
+        lifetime: Lifetime,
     ) -> Option<SetCookie> {
-        let persistent = self.config.lifetime == CookieLifetime::Persistent;
-        ((persistent && moved) || reissue).then(|| self.id_cookie(id, expires_at, now))
+        ((self.persistent(lifetime) && moved) || reissue)
+            .then(|| self.id_cookie(id, expires_at, now, lifetime))
     }
 
     /// Inserts `record` under a freshly minted id, retrying on the (astronomically unlikely)
@@ -519,10 +576,11 @@ impl Shared {
                 if snapshot.cycle {
                     // A new id starts a new absolute lifetime: a login late in an anonymous
                     // session's life must not be cut short by it.
-                    let deadline = self.deadline(now, now);
+                    let deadline = self.deadline_for(now, now, snapshot.lifetime);
                     return self.cycle(store, &id, snapshot, deadline, now).await;
                 }
-                let deadline = self.deadline(snapshot.created_at, now);
+                let lifetime = snapshot.lifetime;
+                let deadline = self.deadline_for(snapshot.created_at, now, lifetime);
                 // Writes move the expiry (and re-send the cookie) only as often as reads do,
                 // so that the stored expiry and the browser's cookie move together.
                 let moved = self.touch_due(snapshot.expires_at, deadline);
@@ -538,24 +596,27 @@ impl Shared {
                         self.forward(store, &id, &digest, &changes).await?;
                         return Ok(None);
                     }
-                    return Ok(self.refreshed_cookie(&id, expires_at, now, moved, reissue));
+                    return Ok(
+                        self.refreshed_cookie(&id, expires_at, now, moved, reissue, lifetime)
+                    );
                 }
                 if moved {
                     if !store.touch(&digest, expires_at).await? {
                         return Ok(None);
                     }
-                    return Ok(self.refreshed_cookie(&id, expires_at, now, true, reissue));
+                    return Ok(self.refreshed_cookie(&id, expires_at, now, true, reissue, lifetime));
                 }
-                Ok(reissue.then(|| self.id_cookie(&id, snapshot.expires_at, now)))
+                Ok(reissue.then(|| self.id_cookie(&id, snapshot.expires_at, now, lifetime)))
             }
             Origin::New | Origin::Cookie => {
                 if snapshot.data.is_empty() {
                     let removal = snapshot.destroyed && snapshot.had_cookie;
                     return Ok(removal.then(|| self.codec.removal()));
                 }
-                let record = Record::new(snapshot.data, now, self.deadline(now, now));
+                let lifetime = snapshot.lifetime;
+                let record = Record::new(snapshot.data, now, self.deadline_for(now, now, lifetime));
                 let id = self.create(store, &record).await?;
-                Ok(Some(self.id_cookie(&id, record.expires_at, now)))
+                Ok(Some(self.id_cookie(&id, record.expires_at, now, lifetime)))
             }
         }
     }
@@ -580,6 +641,7 @@ impl Shared {
         let digest = id.digest();
         let forward = id.forward_digest();
         let changed = snapshot.changed();
+        let lifetime = snapshot.lifetime;
         let changes = snapshot.changes(expires_at);
         let pointer_expiry = expires_at.min(now.saturating_add(FORWARD_GRACE));
         let mark = serde_json::Map::from_iter([(FORWARDING_POINTER_KEY.to_owned(), true.into())]);
@@ -616,7 +678,7 @@ impl Shared {
             return Ok(Some(self.codec.removal()));
         }
         tracing::debug!(session = %digest, to = %new_id.digest(), "session id cycled");
-        Ok(Some(self.id_cookie(&new_id, expires_at, now)))
+        Ok(Some(self.id_cookie(&new_id, expires_at, now, lifetime)))
     }
 
     /// Deletes the stored session `id` and anything a concurrent [`cycle`](Self::cycle) of it
@@ -669,8 +731,18 @@ impl Shared {
             return Ok(());
         };
         // The new record exists before the pointer names it, and `apply` never creates one:
-        // `false` means the new session was destroyed since.
-        if store.apply(&target, changes).await? {
+        // no record, or `false`, means the new session was destroyed since. The cycle gave
+        // the new record its expiry, from a lifetime this request may not know of (a "remember
+        // me" login): the changes keep it rather than put this request's back.
+        let kept = match store.load(&target).await? {
+            Some(record) => {
+                let mut changes = changes.clone();
+                changes.expires_at = record.expires_at;
+                store.apply(&target, &changes).await?
+            }
+            None => false,
+        };
+        if kept {
             tracing::debug!(session = %digest, to = %target, "session was cycled concurrently; changes applied to the new id");
         } else {
             tracing::debug!(session = %digest, to = %target, "session was cycled, then destroyed; changes dropped");
@@ -751,15 +823,17 @@ impl Shared {
             Origin::Stored { .. } | Origin::Cookie if state.cycle => now,
             Origin::Stored { .. } | Origin::Cookie => state.created_at,
         };
-        let expires_at = self.deadline(created_at, now);
+        let lifetime = self.lifetime_of(&state.data);
+        let expires_at = self.deadline_for(created_at, now, lifetime);
         if !(changed || state.reissue || self.touch_due(state.expires_at, expires_at)) {
             return Ok(None);
         }
         let plain =
             crate::stores::cookie::encode(&state.data, created_at, expires_at, self.epoch());
-        let cookie = self
-            .codec
-            .set_cookie(self.codec.encrypt(&plain)?, self.max_age(expires_at, now));
+        let cookie = self.codec.set_cookie(
+            self.codec.encrypt(&plain)?,
+            self.max_age(expires_at, now, lifetime),
+        );
         self.check_cookie_len(cookie.as_str().len())?;
         Ok(Some(cookie))
     }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 
+use crate::config::Lifetime;
 use crate::cookie::Candidates;
 use crate::error::{Error, Result};
 use crate::id::{IdDigest, SessionId};
@@ -23,6 +24,29 @@ use crate::store::SessionStore;
 /// under, as Unix seconds. Keep it out of reach of raw writes a client controls (the example's
 /// `/kv` routes refuse it), or a client could claim a fresh login.
 pub const FRESH_AT_KEY: &str = "__fresh_at";
+
+/// The session key [`Session::set_lifetime`] keeps the session's [`Lifetime`] under: the
+/// seconds of a [`Lifetime::Remember`] as a number, or `"browser-session"`; absent for
+/// [`Lifetime::Default`]. Keep it out of reach of raw writes a client controls (the example's
+/// `/kv` routes refuse it). Whatever it holds, the engine never keeps a session longer than
+/// [`SessionConfig::with_max_lifetime`](crate::SessionConfig::with_max_lifetime) allows, and
+/// reads a value it does not understand as [`Lifetime::Default`].
+pub const LIFETIME_KEY: &str = "__lifetime";
+
+/// The value under [`LIFETIME_KEY`] for [`Lifetime::BrowserSession`].
+const BROWSER_SESSION: &str = "browser-session";
+
+/// The [`Lifetime`] `data` asks for under [`LIFETIME_KEY`], as stored (not yet capped): a
+/// value that is not one the engine writes reads as [`Lifetime::Default`].
+pub(crate) fn stored_lifetime(data: &Map<String, Value>) -> Lifetime {
+    match data.get(LIFETIME_KEY) {
+        Some(Value::Number(secs)) => secs.as_u64().map_or(Lifetime::Default, |secs| {
+            Lifetime::Remember(std::time::Duration::from_secs(secs))
+        }),
+        Some(Value::String(text)) if text == BROWSER_SESSION => Lifetime::BrowserSession,
+        _ => Lifetime::Default,
+    }
+}
 
 /// How long [`Session::update`] keeps retrying a key that concurrent updates keep changing.
 const UPDATE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -142,7 +166,7 @@ impl State {
 
     /// Whether this request changed `key` itself (set, deleted or cleared it): then its value
     /// is this request's own until the end of the request, and no other request sees it.
-    fn changed_here(&self, key: &str) -> bool {
+    pub(crate) fn changed_here(&self, key: &str) -> bool {
         self.cleared || self.dirty.contains(key)
     }
 
@@ -696,6 +720,81 @@ impl Session {
         )
     }
 
+    /// Gives this session its own lifetime: "remember me" ([`Lifetime::Remember`]), "forget me
+    /// when the browser closes" ([`Lifetime::BrowserSession`]), or back to the configured one
+    /// ([`Lifetime::Default`]). The store's expiry and the cookie's `Max-Age` follow at the end
+    /// of the request.
+    ///
+    /// A change of lifetime gives the session a new id, as [`cycle_id`](Self::cycle_id) does
+    /// (it belongs with a login, which cycles the id anyway), and the remembered session's
+    /// absolute lifetime counts from there. That also keeps it safe from requests that loaded
+    /// the session before: they cannot put the old expiry back. Setting the lifetime the
+    /// session already has changes nothing.
+    ///
+    /// A [`Lifetime::Remember`] must be longer than the
+    /// [touch interval](crate::SessionConfig::with_touch_interval) and at most the
+    /// [maximum lifetime](crate::SessionConfig::with_max_lifetime) (30 days unless configured);
+    /// otherwise this fails with [`Error::LifetimeOutOfRange`] and changes nothing. Only whole
+    /// seconds count.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use session_core::Lifetime;
+    ///
+    /// # async fn demo(session: &session_core::Session) -> session_core::Result<()> {
+    /// // On login, when the user ticked "remember me":
+    /// session.set_lifetime(Lifetime::Remember(Duration::from_secs(30 * 24 * 60 * 60))).await?;
+    /// // On a shared computer, when they did not:
+    /// session.set_lifetime(Lifetime::BrowserSession).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn set_lifetime(&self, lifetime: Lifetime) -> Result<()> {
+        let shared = &self.inner.shared;
+        let value = match lifetime {
+            Lifetime::Default => None,
+            Lifetime::Remember(duration) => {
+                let requested_secs = duration.as_secs();
+                let min_secs = shared.config().touch_interval().as_secs();
+                let max_secs = shared.config().max_lifetime().as_secs();
+                if requested_secs <= min_secs || requested_secs > max_secs {
+                    return Err(Error::LifetimeOutOfRange {
+                        requested_secs,
+                        min_secs,
+                        max_secs,
+                    });
+                }
+                Some(Value::from(requested_secs))
+            }
+            Lifetime::BrowserSession => Some(Value::from(BROWSER_SESSION)),
+        };
+        let mut state = self.state_mut().await?;
+        if state.data.get(LIFETIME_KEY) == value.as_ref() {
+            return Ok(());
+        }
+        match value {
+            Some(value) => {
+                self.put_within_limits(&mut state, LIFETIME_KEY, value)?;
+            }
+            None => {
+                state.take(LIFETIME_KEY);
+            }
+        }
+        state.dirty.insert(LIFETIME_KEY.to_owned());
+        state.cycle = true;
+        if matches!(state.origin, Origin::New) {
+            let now = shared.now();
+            state.expires_at = shared.deadline_for(now, now, shared.lifetime_of(&state.data));
+        }
+        Ok(())
+    }
+
+    /// The lifetime the engine gives this session (see [`set_lifetime`](Self::set_lifetime)):
+    /// a remembered one capped at the configured maximum.
+    pub async fn lifetime(&self) -> Result<Lifetime> {
+        Ok(self.inner.shared.lifetime_of(&self.state().await?.data))
+    }
+
     /// Every key and value of the session (a snapshot).
     pub async fn entries(&self) -> Result<Map<String, Value>> {
         Ok(self.state().await?.data.clone())
@@ -706,7 +805,8 @@ impl Session {
         Ok(self.state().await?.data.keys().cloned().collect())
     }
 
-    /// Deletes every key. The session itself (and its id) stays.
+    /// Deletes every key, the session's own [lifetime](Self::set_lifetime) too. The session
+    /// itself (and its id) stays.
     pub async fn clear(&self) -> Result<()> {
         let mut state = self.state_mut().await?;
         state.clear();

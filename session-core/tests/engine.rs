@@ -1347,3 +1347,212 @@ async fn freshness_is_set_on_proof_of_identity_and_goes_stale() {
         .await;
     }
 }
+
+const DAY: i64 = 24 * 60 * 60;
+
+/// The expiry a fresh request on `cookie` loads: what the store (or the cookie) holds.
+async fn loaded_expiry(app: &App, cookie: &str) -> Option<OffsetDateTime> {
+    let session = app.manager.session([cookie.as_bytes()]);
+    if session.is_new().await.unwrap() {
+        return None;
+    }
+    Some(session.expires_at().await.unwrap())
+}
+
+/// "Remember me" on every kind of storage: a two-week cookie and expiry, rolling past the
+/// configured day of idleness, and cut at the maximum lifetime (30 days) after the login
+/// however active the session is.
+#[tokio::test]
+async fn a_remembered_session_outlives_the_idle_timeout_up_to_the_maximum_lifetime() {
+    let remember = session_core::Lifetime::Remember(StdDuration::from_secs(14 * DAY as u64));
+    for app in [
+        App::new(SessionConfig::default()),
+        App::cookie_store(SessionConfig::default()),
+    ] {
+        let set = app
+            .request(None, 200, |s| async move {
+                s.set("user", "ada").await.unwrap();
+                s.set_lifetime(remember).await.unwrap();
+                assert_eq!(s.lifetime().await.unwrap(), remember);
+            })
+            .await
+            .expect("a new session");
+        assert_eq!(attribute(&set, "Max-Age"), Some("1209600"), "{set:?}");
+        let mut cookie = pair(&set);
+        let now = OffsetDateTime::now_utc();
+        let expiry = loaded_expiry(&app, &cookie).await.expect("stored");
+        assert!((expiry - now - Duration::days(14)).abs() <= Duration::seconds(2));
+
+        // Twelve days apart (past the configured one day of idleness, within 14): alive, and
+        // each visit moves the expiry and the cookie on: 14 days on day 12; on day 24 only 6,
+        // to the 30 days after the login.
+        for expected in [14 * DAY, 6 * DAY] {
+            app.advance(Duration::days(12));
+            let set = app
+                .request(Some(&cookie), 200, |s| async move {
+                    assert_eq!(
+                        s.get::<String>("user").await.unwrap().as_deref(),
+                        Some("ada")
+                    );
+                })
+                .await
+                .expect("the visit moves the expiry and re-sends the cookie");
+            let max_age: i64 = attribute(&set, "Max-Age").unwrap().parse().unwrap();
+            assert!((max_age - expected).abs() <= 2, "{max_age}, not {expected}");
+            cookie = pair(&set);
+        }
+        // Day 30 and a minute: past the maximum lifetime, however recent the last visit.
+        app.advance(Duration::days(6) + Duration::minutes(1));
+        assert!(app.is_new(&cookie).await, "lived past the maximum lifetime");
+    }
+}
+
+/// Without "remember me" the same session ends after the configured day of idleness: the
+/// lifetime is the session's own, not the app's.
+#[tokio::test]
+async fn a_session_not_remembered_keeps_the_configured_expiry() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(s.lifetime().await.unwrap(), session_core::Lifetime::Default);
+    })
+    .await;
+    app.advance(Duration::days(1) + Duration::minutes(1));
+    assert!(app.is_new(&cookie).await);
+}
+
+/// "Forget me when the browser closes": a cookie without `Max-Age`, and the server's expiry
+/// as configured; changing the lifetime of a stored session gives it a new id.
+#[tokio::test]
+async fn a_browser_session_lifetime_drops_max_age_and_cycles_the_id() {
+    for app in [
+        App::new(SessionConfig::default()),
+        App::cookie_store(SessionConfig::default()),
+    ] {
+        let cookie = app.login().await;
+        let set = app
+            .request(Some(&cookie), 200, |s| async move {
+                s.set_lifetime(session_core::Lifetime::BrowserSession)
+                    .await
+                    .unwrap();
+            })
+            .await
+            .expect("a changed lifetime sends the cookie");
+        assert_eq!(attribute(&set, "Max-Age"), None, "{set:?}");
+        let new = pair(&set);
+        if !matches!(app.manager.storage(), Storage::Cookie) {
+            assert!(app.is_new(&cookie).await, "the old id stopped working");
+        }
+        let expiry = loaded_expiry(&app, &new).await.expect("stored");
+        let now = OffsetDateTime::now_utc();
+        assert!((expiry - now - Duration::days(1)).abs() <= Duration::seconds(2));
+        // Asking for the lifetime the session already has changes nothing.
+        let again = app
+            .request(Some(&new), 200, |s| async move {
+                s.set_lifetime(session_core::Lifetime::BrowserSession)
+                    .await
+                    .unwrap();
+            })
+            .await;
+        assert_eq!(again, None);
+    }
+}
+
+/// A lifetime the configuration does not allow is refused, naming the bounds, and changes
+/// nothing; a longer one forged through the raw API is cut to the maximum.
+#[tokio::test]
+async fn lifetimes_out_of_range_are_refused_and_forged_ones_are_capped() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            for secs in [60, 31 * DAY as u64] {
+                let lifetime = session_core::Lifetime::Remember(StdDuration::from_secs(secs));
+                let error = s.set_lifetime(lifetime).await.unwrap_err();
+                assert!(
+                    matches!(error, Error::LifetimeOutOfRange { requested_secs, min_secs: 60, max_secs: 2_592_000 } if requested_secs == secs),
+                    "{error:?}"
+                );
+                assert!(error.to_string().contains("with_max_lifetime"), "{error}");
+            }
+            assert_eq!(s.get_value(session_core::LIFETIME_KEY).await.unwrap(), None);
+        })
+        .await;
+    assert_eq!(set, None, "nothing changed");
+
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.set(session_core::LIFETIME_KEY, &(3650 * DAY))
+                .await
+                .unwrap();
+            s.cycle_id().await.unwrap();
+            assert_eq!(
+                s.lifetime().await.unwrap(),
+                session_core::Lifetime::Remember(StdDuration::from_secs(30 * DAY as u64))
+            );
+        })
+        .await
+        .unwrap();
+    assert_eq!(attribute(&set, "Max-Age"), Some("2592000"), "{set:?}");
+    app.advance(Duration::days(30) + Duration::minutes(1));
+    assert!(app.is_new(&pair(&set)).await);
+}
+
+/// A request that loaded the session before a "remember me" login cycled it, and writes after
+/// it: its changes follow the new id, and the 30-day expiry stays, rather than the one day it
+/// computed from the lifetime it knew.
+#[tokio::test]
+async fn a_write_racing_a_remember_me_login_keeps_the_long_expiry() {
+    let app = App::new(SessionConfig::default());
+    let cookie = app.login().await;
+    let stale = app.manager.session([cookie.as_bytes()]);
+    stale.set("cart", &3).await.unwrap();
+    let set = app
+        .request(Some(&cookie), 200, |s| async move {
+            s.set_lifetime(session_core::Lifetime::Remember(StdDuration::from_secs(
+                30 * DAY as u64,
+            )))
+            .await
+            .unwrap();
+        })
+        .await
+        .expect("the login sends the new id");
+    assert_eq!(app.manager.finish(&stale, 200).await.unwrap(), None);
+    let new = pair(&set);
+    app.advance(Duration::days(2));
+    app.request(Some(&new), 200, |s| async move {
+        assert!(
+            !s.is_new().await.unwrap(),
+            "the racing write shortened the expiry"
+        );
+        assert_eq!(s.get::<u32>("cart").await.unwrap(), Some(3));
+    })
+    .await;
+}
+
+/// `clear` drops the session's own lifetime with its keys.
+#[tokio::test]
+async fn clear_drops_the_sessions_own_lifetime() {
+    let app = App::new(SessionConfig::default());
+    let set = app
+        .request(None, 200, |s| async move {
+            s.set("user", "ada").await.unwrap();
+            s.set_lifetime(session_core::Lifetime::BrowserSession)
+                .await
+                .unwrap();
+        })
+        .await
+        .unwrap();
+    assert_eq!(attribute(&set, "Max-Age"), None);
+    let cookie = pair(&set);
+    app.request(Some(&cookie), 200, |s| async move {
+        s.clear().await.unwrap();
+        s.set("theme", "dark").await.unwrap();
+        assert_eq!(s.lifetime().await.unwrap(), session_core::Lifetime::Default);
+    })
+    .await;
+    app.request(Some(&cookie), 200, |s| async move {
+        assert_eq!(s.get_value(session_core::LIFETIME_KEY).await.unwrap(), None);
+    })
+    .await;
+}

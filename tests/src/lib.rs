@@ -55,6 +55,7 @@ macro_rules! http_suite {
             a_cookie_copied_before_logout_dies
             counters_count_and_refuse_what_is_not_an_integer
             a_recent_login_passes_the_sudo_check_and_an_old_one_does_not
+            remember_me_keeps_the_session_past_the_idle_timeout
         );
     };
     ($framework:expr, $store:expr, server_side) => {
@@ -69,6 +70,7 @@ macro_rules! http_suite {
             fifty_concurrent_increments_are_all_counted
             increments_racing_a_login_are_all_counted
             a_flash_is_shown_once_to_concurrent_requests
+            writes_racing_a_remember_me_login_keep_its_lifetime
         );
     };
     (@cases $args:tt; $($case:ident)*) => {

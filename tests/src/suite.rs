@@ -534,13 +534,24 @@ async fn with_a_login_among(
     count: usize,
     send: impl Fn(usize) -> JoinHandle<Reply>,
 ) -> (String, Vec<JoinHandle<Reply>>) {
+    with_a_login_among_as(agent, old, r#"{"name":"Ada"}"#, count, send).await
+}
+
+/// [`with_a_login_among`], logging in with `body`.
+async fn with_a_login_among_as(
+    agent: &Agent,
+    old: &str,
+    body: &'static str,
+    count: usize,
+    send: impl Fn(usize) -> JoinHandle<Reply>,
+) -> (String, Vec<JoinHandle<Reply>>) {
     let mut requests = Vec::new();
     let mut login = None;
     for i in 0..count {
         if i == count / 2 {
             let cycler = agent.with_cookie(old);
             login = Some(tokio::spawn(async move {
-                cycler.post("/login", Some(r#"{"name":"Ada"}"#)).await
+                cycler.post("/login", Some(body)).await
             }));
         }
         requests.push(send(i));
@@ -1180,4 +1191,119 @@ pub async fn a_flash_is_shown_once_to_concurrent_requests(fw: Framework, store: 
     }
     assert_eq!(greeted, 1, "the greeting was shown {greeted} times");
     assert!(!agent.get("/").await.body.contains("Welcome back"));
+}
+
+/// The `Max-Age` of a `Set-Cookie` value, if it has one.
+fn max_age(set_cookie: &str) -> Option<i64> {
+    attributes(set_cookie).iter().find_map(|attribute| {
+        attribute
+            .strip_prefix("max-age=")
+            .map(|value| value.parse().expect("a number of seconds"))
+    })
+}
+
+/// Logs a new client in with `body` and returns it with the login's `Set-Cookie` value.
+async fn logged_in_as(app: &Harness, body: &str) -> (Agent, String) {
+    let agent = app.agent();
+    let login = agent.post("/login", Some(body)).await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let cookie = login.session_cookie().expect("a login sets a cookie");
+    (agent, cookie.to_owned())
+}
+
+const DAY: i64 = 24 * 60 * 60;
+
+/// "Remember me" (`POST /login` with `"remember": true`): a 30-day cookie, and a session that
+/// outlives the configured day of idleness, up to 30 days after the login. With
+/// `"remember": false`, a cookie without `Max-Age` and the configured expiry; without the
+/// field, the defaults. Logout goes back to the default lifetime, and `/kv` cannot forge one.
+pub async fn remember_me_keeps_the_session_past_the_idle_timeout(fw: Framework, store: StoreKind) {
+    let app = Harness::start(fw, store).await;
+    let (remembered, cookie) = logged_in_as(&app, r#"{"name":"Ada","remember":true}"#).await;
+    assert_eq!(max_age(&cookie), Some(30 * DAY), "{cookie}");
+    let (browser, cookie) = logged_in_as(&app, r#"{"name":"Bob","remember":false}"#).await;
+    assert_eq!(max_age(&cookie), None, "a browser-session cookie: {cookie}");
+    let (plain, cookie) = logged_in_as(&app, r#"{"name":"Cy"}"#).await;
+    assert_eq!(max_age(&cookie), Some(DAY), "{cookie}");
+    for forged in ["3650000000", r#""browser-session""#] {
+        let reply = plain.put("/kv/__lifetime", forged).await;
+        assert_eq!(reply.status, 403, "forging a lifetime: {reply:?}");
+    }
+
+    app.advance(2 * DAY);
+    assert_eq!(
+        remembered.get("/profile").await.status,
+        200,
+        "remembered past a day idle"
+    );
+    assert_eq!(
+        plain.get("/profile").await.status,
+        401,
+        "a day idle ends it"
+    );
+    assert_eq!(
+        browser.get("/profile").await.status,
+        401,
+        "the server keeps the configured expiry of a browser-session cookie"
+    );
+
+    // Visits ten days apart keep it; 30 days after the login it ends, however active.
+    for _ in 0..2 {
+        app.advance(10 * DAY);
+        assert_eq!(remembered.get("/profile").await.status, 200);
+    }
+    app.advance(8 * DAY + 60);
+    assert_eq!(
+        remembered.get("/profile").await.status,
+        401,
+        "30 days after the login"
+    );
+
+    // Logout cycles the id and goes back to the default lifetime.
+    let (agent, _) = logged_in_as(&app, r#"{"name":"Ada","remember":true}"#).await;
+    let logout = agent.post("/logout", None).await;
+    assert_eq!(logout.status, 200, "{logout:?}");
+    if let Some(cookie) = logout.session_cookie() {
+        assert_ne!(max_age(cookie), Some(30 * DAY), "{cookie}");
+    }
+}
+
+/// Twenty writes on one session, with a "remember me" login among them: the writes that
+/// loaded the session before the login follow it to the new id without putting back the one
+/// day of idleness they knew of, so two days later the user is still logged in, with them.
+pub async fn writes_racing_a_remember_me_login_keep_its_lifetime(fw: Framework, store: StoreKind) {
+    assert!(store.is_server_side(), "only server-side ids can be cycled");
+    const WRITERS: usize = 20;
+    let app = Harness::start(fw, store).await;
+    let agent = with_session(&app).await;
+    let old = agent.cookie().expect("a session cookie");
+    let (new, writers) = with_a_login_among_as(
+        &agent,
+        &old,
+        r#"{"name":"Ada","remember":true}"#,
+        WRITERS,
+        |i| {
+            let writer = agent.with_cookie(&old);
+            tokio::spawn(async move { writer.put(&format!("/kv/w{i}"), "true").await })
+        },
+    )
+    .await;
+    let mut followed = Vec::new();
+    for (i, writer) in writers.into_iter().enumerate() {
+        let reply = writer.await.expect("the writer finished");
+        assert_eq!(reply.status, 204, "{reply:?}");
+        if new_pair_unless_old(&reply, &old).is_none() {
+            followed.push(format!("w{i}"));
+        }
+    }
+    app.advance(2 * DAY);
+    let profile = agent.get_with_cookie("/profile", &new).await;
+    assert_eq!(
+        profile.status, 200,
+        "a racing write cut the remembered session to a day: {profile:?}"
+    );
+    let all = kv(&agent, &new).await;
+    for key in &followed {
+        assert_eq!(all.get(key), Some(&json!(true)), "{key} lost: {all:?}");
+    }
 }
