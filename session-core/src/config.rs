@@ -73,6 +73,81 @@ pub enum Lifetime {
 /// The longest a remembered session lives by default: see [`SessionConfig::with_max_lifetime`].
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// A request header that carries the session token instead of, or besides, the cookie, for
+/// API and mobile clients, and the response header a new token is sent back in; see
+/// [`SessionConfig::with_token_header`].
+///
+/// The token is what the cookie would hold, with the same signing, encryption, expiry and key
+/// rotation: the signed id with a server-side store, the encrypted session with the cookie
+/// store.
+///
+/// ```
+/// use session_core::TokenHeader;
+///
+/// // `Authorization: Bearer <token>` in, `Session-Token: <token>` out.
+/// let bearer = TokenHeader::bearer();
+/// assert_eq!((bearer.request_header(), bearer.response_header()), ("authorization", "session-token"));
+/// // `X-Session: <token>` both ways.
+/// let named = TokenHeader::named("X-Session");
+/// assert_eq!((named.request_header(), named.response_header()), ("x-session", "x-session"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenHeader {
+    request: String,
+    response: String,
+    bearer: bool,
+}
+
+impl TokenHeader {
+    /// `Authorization: Bearer <token>` in requests (RFC 6750); the new token in the response
+    /// header `Session-Token` (change it with
+    /// [`with_response_header`](Self::with_response_header)).
+    pub fn bearer() -> Self {
+        Self {
+            request: "authorization".to_owned(),
+            response: DEFAULT_TOKEN_RESPONSE_HEADER.to_owned(),
+            bearer: true,
+        }
+    }
+
+    /// `name: <token>` in requests, and the new token in the same header of the response.
+    /// Header names are case-insensitive; they are kept in lower case.
+    pub fn named(name: impl Into<String>) -> Self {
+        let name = name.into().to_ascii_lowercase();
+        Self {
+            response: name.clone(),
+            request: name,
+            bearer: false,
+        }
+    }
+
+    /// Sends new tokens in the response header `name` instead.
+    #[must_use]
+    pub fn with_response_header(mut self, name: impl Into<String>) -> Self {
+        self.response = name.into().to_ascii_lowercase();
+        self
+    }
+
+    /// The request header the token is read from, in lower case.
+    pub fn request_header(&self) -> &str {
+        &self.request
+    }
+
+    /// The response header a new token is sent in, in lower case.
+    pub fn response_header(&self) -> &str {
+        &self.response
+    }
+
+    /// Whether the request header holds `Bearer <token>` (the `Authorization` scheme) rather
+    /// than the bare token.
+    pub fn is_bearer(&self) -> bool {
+        self.bearer
+    }
+}
+
+/// The response header [`TokenHeader::bearer`] sends new tokens in.
+pub const DEFAULT_TOKEN_RESPONSE_HEADER: &str = "session-token";
+
 /// The cookie's `SameSite` attribute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -136,6 +211,8 @@ pub struct SessionConfig {
     pub(crate) max_keys: usize,
     pub(crate) cookie_store_lifetime: Duration,
     pub(crate) max_lifetime: Duration,
+    pub(crate) token_header: Option<TokenHeader>,
+    pub(crate) cookie_transport: bool,
 }
 
 impl Default for SessionConfig {
@@ -156,6 +233,8 @@ impl Default for SessionConfig {
             max_keys: DEFAULT_MAX_KEYS,
             cookie_store_lifetime: DEFAULT_COOKIE_STORE_LIFETIME,
             max_lifetime: DEFAULT_MAX_LIFETIME,
+            token_header: None,
+            cookie_transport: true,
         }
     }
 }
@@ -315,6 +394,53 @@ impl SessionConfig {
         self
     }
 
+    /// Also reads the session token from a request header, for API and mobile clients that
+    /// keep no cookies (default: none, the cookie only). A request that carries the header
+    /// (even empty, for a client that has no token yet, or with a stale token) is answered in
+    /// the response header: the new token whenever the cookie would have been sent (a new
+    /// session, a new id after [`cycle_id`](crate::Session::cycle_id), a token re-signed under a
+    /// newer key, an expiry moved on), and an empty value when the session ends (`destroy`). A
+    /// request without it is answered with the cookie as before, so a browser's token stays in
+    /// its `HttpOnly` cookie and never reaches page scripts through a response header.
+    ///
+    /// A request that carries two valid tokens of different sessions (a cookie and a header,
+    /// say) gets a fresh session, as with two cookies. Turn the cookie off with
+    /// [`with_cookie_transport(false)`](Self::with_cookie_transport) for an API that serves no
+    /// browser.
+    ///
+    /// ```
+    /// use session_core::{SessionConfig, TokenHeader};
+    ///
+    /// let api = SessionConfig::default()
+    ///     .with_token_header(TokenHeader::bearer())
+    ///     .with_cookie_transport(false);
+    /// assert_eq!(api.token_header().map(TokenHeader::request_header), Some("authorization"));
+    /// ```
+    #[must_use]
+    pub fn with_token_header(mut self, header: TokenHeader) -> Self {
+        self.token_header = Some(header);
+        self
+    }
+
+    /// Whether the session cookie is read and sent (default `true`). `false` needs a
+    /// [token header](Self::with_token_header): sessions then travel in it only.
+    #[must_use]
+    pub fn with_cookie_transport(mut self, cookie: bool) -> Self {
+        self.cookie_transport = cookie;
+        self
+    }
+
+    /// The token header, if one is configured; see [`with_token_header`](Self::with_token_header).
+    pub fn token_header(&self) -> Option<&TokenHeader> {
+        self.token_header.as_ref()
+    }
+
+    /// Whether the session cookie is read and sent; see
+    /// [`with_cookie_transport`](Self::with_cookie_transport).
+    pub fn cookie_transport(&self) -> bool {
+        self.cookie_transport
+    }
+
     /// The longest lifetime a session may be given; see
     /// [`with_max_lifetime`](Self::with_max_lifetime).
     pub fn max_lifetime(&self) -> Duration {
@@ -440,6 +566,38 @@ impl SessionConfig {
                  only read would expire while in use",
             ));
         }
+        if let Some(header) = &self.token_header {
+            for name in [&header.request, &header.response] {
+                let token = !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !token {
+                    return Err(ConfigError::TokenHeader(
+                        "a token header name must be a non-empty HTTP header name: letters, \
+                         digits and `-`, e.g. `X-Session`",
+                    ));
+                }
+            }
+            if ["cookie", "set-cookie"].contains(&header.request.as_str())
+                || ["cookie", "set-cookie", "authorization"].contains(&header.response.as_str())
+            {
+                return Err(ConfigError::TokenHeader(
+                    "the token header cannot be `Cookie` or `Set-Cookie`, and new tokens cannot be \
+                     sent in `Authorization`; pick a header of its own, e.g. `Session-Token`",
+                ));
+            }
+            if header.request == "authorization" && !header.bearer {
+                return Err(ConfigError::TokenHeader(
+                    "`Authorization` holds a scheme before the token; use TokenHeader::bearer()",
+                ));
+            }
+        } else if !self.cookie_transport {
+            return Err(ConfigError::TokenHeader(
+                "with the cookie transport off, sessions need a token header: add \
+                 `.with_token_header(TokenHeader::bearer())`, or leave the cookie on",
+            ));
+        }
         if self.touch_interval >= self.max_lifetime {
             return Err(ConfigError::Expiry(
                 "the touch interval must be shorter than the maximum lifetime, or remembered \
@@ -542,6 +700,26 @@ mod tests {
             .with_expiry(Expiry::Absolute(Duration::from_secs(60)))
             .with_touch_interval(Duration::from_secs(600));
         absolute_only.validate().unwrap();
+        for bad in [
+            SessionConfig::default().with_cookie_transport(false),
+            SessionConfig::default().with_token_header(TokenHeader::named("")),
+            SessionConfig::default().with_token_header(TokenHeader::named("x session")),
+            SessionConfig::default().with_token_header(TokenHeader::named("Cookie")),
+            SessionConfig::default().with_token_header(TokenHeader::named("Authorization")),
+            SessionConfig::default()
+                .with_token_header(TokenHeader::bearer().with_response_header("Set-Cookie")),
+        ] {
+            let error = bad.validate().unwrap_err();
+            assert!(
+                error.to_string().starts_with("invalid token header"),
+                "{error}"
+            );
+        }
+        SessionConfig::default()
+            .with_token_header(TokenHeader::named("X-Session"))
+            .with_cookie_transport(false)
+            .validate()
+            .unwrap();
         for max in [Duration::ZERO, Duration::from_secs(30)] {
             let max_too_short = SessionConfig::default()
                 .with_touch_interval(Duration::from_secs(30))

@@ -58,20 +58,54 @@ const LONGEST_MAX_AGE: &str = "; Max-Age=9999999999";
 #[cfg_attr(not(feature = "cookie-store"), allow(dead_code))]
 pub(crate) const MAX_COOKIE_LEN: usize = 4096;
 
-/// A `Set-Cookie` header value produced by the engine.
+/// The response header the engine sends the session in: a `Set-Cookie` value, or, for a
+/// request that came with a [token header](crate::SessionConfig::with_token_header), the bare
+/// token in the configured response header.
 ///
-/// It carries a session token, so `Debug` does not print it; write it into the response with
-/// [`as_str`](Self::as_str).
+/// It carries a session token, so `Debug` does not print it; write it into the response under
+/// [`header_name`](Self::header_name) with [`as_str`](Self::as_str).
 #[derive(Clone, PartialEq, Eq)]
 pub struct SetCookie {
     value: String,
     removal: bool,
+    /// The token header's response name; `None` for `Set-Cookie`.
+    header: Option<String>,
 }
 
 impl SetCookie {
-    /// The header value, e.g. `session=…; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=86400`.
+    /// The header value, e.g. `session=…; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=86400`,
+    /// or the bare token (empty when the session ended) in a token header.
     pub fn as_str(&self) -> &str {
         &self.value
+    }
+
+    /// The name of the response header to send the value in, in lower case: `set-cookie`, or
+    /// the token header's [response header](crate::TokenHeader::response_header).
+    pub fn header_name(&self) -> &str {
+        self.header.as_deref().unwrap_or("set-cookie")
+    }
+
+    /// Whether this goes in the token header rather than in `Set-Cookie`.
+    pub fn is_token_header(&self) -> bool {
+        self.header.is_some()
+    }
+
+    /// The same session in the token response header `name`: the cookie's value alone, or
+    /// empty for a removal.
+    pub(crate) fn into_token_header(self, name: &str) -> Self {
+        let token = if self.removal {
+            String::new()
+        } else {
+            let pair = self.value.split(';').next().unwrap_or_default();
+            pair.split_once('=')
+                .map(|(_, value)| value.to_owned())
+                .unwrap_or_default()
+        };
+        Self {
+            value: token,
+            removal: self.removal,
+            header: Some(name.to_owned()),
+        }
     }
 
     /// The header value, owned.
@@ -88,6 +122,7 @@ impl SetCookie {
 impl fmt::Debug for SetCookie {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SetCookie")
+            .field("header", &self.header_name())
             .field("value", &"<redacted>")
             .field("removal", &self.removal)
             .finish()
@@ -146,6 +181,8 @@ pub(crate) struct Candidates {
     /// The request sent more distinct values than are tried: the ones left out could hold
     /// another session, so none can be trusted to be the browser's own (cookie tossing).
     overflow: bool,
+    /// The request carried the token header (with a token or not): answer in it.
+    via_header: bool,
 }
 
 impl Candidates {
@@ -160,6 +197,44 @@ impl Candidates {
         }
         self.push(value);
         true
+    }
+
+    /// Whether the request carried the token header, so the response goes in it too.
+    pub(crate) fn via_header(&self) -> bool {
+        self.via_header
+    }
+
+    /// Adds the tokens of the request's token header values (raw bytes, as received): the
+    /// bare token, or with `bearer` the token after the `Bearer` scheme (RFC 6750). A value of
+    /// another scheme is not ours and is ignored; an empty one (or `Bearer` alone) only asks for
+    /// an answer in the header.
+    pub(crate) fn add_tokens<'a>(
+        &mut self,
+        values: impl IntoIterator<Item = &'a [u8]>,
+        bearer: bool,
+    ) {
+        for value in values {
+            let mut token = value.trim_ascii();
+            if bearer {
+                let scheme = token.len().min(6);
+                if !token[..scheme].eq_ignore_ascii_case(b"bearer")
+                    || token.get(6).is_some_and(|b| !b.is_ascii_whitespace())
+                {
+                    continue;
+                }
+                token = token[scheme..].trim_ascii();
+            }
+            self.via_header = true;
+            // `;` separates the joined values, and no token holds one.
+            if token.is_empty() || token.len() > MAX_VALUE_LEN || token.contains(&b';') {
+                continue;
+            }
+            if let Ok(token) = std::str::from_utf8(token)
+                && !self.add(token)
+            {
+                return;
+            }
+        }
     }
 
     /// Whether the request sent more distinct values than are tried.
@@ -355,6 +430,7 @@ impl CookieCodec {
         SetCookie {
             value: self.render(value, max_age),
             removal: false,
+            header: None,
         }
     }
 
@@ -365,6 +441,7 @@ impl CookieCodec {
         SetCookie {
             value: cookie.to_string(),
             removal: true,
+            header: None,
         }
     }
 

@@ -298,6 +298,11 @@ pub enum ConfigError {
     #[error("invalid expiry settings: {0}")]
     Expiry(&'static str),
 
+    /// The token header settings cannot work: a header name that is not a valid, unreserved
+    /// HTTP header name, or no transport left at all.
+    #[error("invalid token header settings: {0}")]
+    TokenHeader(&'static str),
+
     /// Something that runs in the background was started outside a Tokio runtime.
     #[error(
         "{what} needs a Tokio runtime: start it inside `#[tokio::main]` (axum, actix-web and \

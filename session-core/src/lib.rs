@@ -229,7 +229,8 @@ pub mod test_suite;
 
 pub use crate::config::{
     CookieLifetime, DEFAULT_COOKIE_STORE_LIFETIME, DEFAULT_MAX_KEYS, DEFAULT_MAX_LIFETIME,
-    DEFAULT_MAX_SESSION_BYTES, Expiry, Lifetime, SameSite, SessionConfig,
+    DEFAULT_MAX_SESSION_BYTES, DEFAULT_TOKEN_RESPONSE_HEADER, Expiry, Lifetime, SameSite,
+    SessionConfig, TokenHeader,
 };
 pub use crate::cookie::SetCookie;
 pub use crate::error::{BoxError, ConfigError, Error, ErrorChain, Result, StoreError};

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::config::{CookieLifetime, Lifetime, SessionConfig};
+use crate::config::{CookieLifetime, Lifetime, SessionConfig, TokenHeader};
 use crate::cookie::{Candidates, CookieCodec, SetCookie};
 use crate::error::{ConfigError, Error, Result};
 use crate::id::{IdDigest, SessionId};
@@ -180,9 +180,66 @@ impl SessionManager {
 
     /// The session for a request, from the values of its `Cookie` headers (raw bytes, as
     /// received). Nothing is verified or loaded until the handler first uses the session.
+    ///
+    /// With a [token header](SessionConfig::with_token_header) configured, use
+    /// [`session_with_tokens`](Self::session_with_tokens), as the adapters do.
     pub fn session<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
-        let candidates = self.shared.codec.candidates(cookie_headers);
+        self.session_with_tokens(cookie_headers, std::iter::empty())
+    }
+
+    /// The session for a request, from the values of its `Cookie` headers and of its
+    /// [token header](SessionConfig::with_token_header) (the request header named by
+    /// [`token_request_header`](Self::token_request_header); raw bytes, as received). Without a
+    /// token header configured the second list is ignored, and with the
+    /// [cookie transport](SessionConfig::with_cookie_transport) off the first one is.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, MemoryStore, SessionConfig, SessionManager, TokenHeader};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = SessionConfig::default().with_token_header(TokenHeader::bearer());
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::generate(), config)?;
+    /// assert_eq!(manager.token_request_header(), Some("authorization"));
+    ///
+    /// // An API client without a token yet sends `Authorization: Bearer`…
+    /// let session = manager.session_with_tokens(std::iter::empty::<&[u8]>(), [b"Bearer".as_slice()]);
+    /// session.set("user_id", &42).await?;
+    /// // …and gets its token in the response header `Session-Token`, not in a cookie.
+    /// let sent = manager.finish(&session, 200).await?.expect("a new session");
+    /// assert_eq!(sent.header_name(), "session-token");
+    /// let header = format!("Bearer {}", sent.as_str());
+    ///
+    /// let session = manager.session_with_tokens(std::iter::empty::<&[u8]>(), [header.as_bytes()]);
+    /// assert_eq!(session.get::<u64>("user_id").await?, Some(42));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn session_with_tokens<'a, 'b>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        token_headers: impl IntoIterator<Item = &'b [u8]>,
+    ) -> Session {
+        let config = &self.shared.config;
+        let mut candidates = if config.cookie_transport {
+            self.shared.codec.candidates(cookie_headers)
+        } else {
+            self.shared.codec.candidates(std::iter::empty())
+        };
+        if let Some(header) = &config.token_header {
+            candidates.add_tokens(token_headers, header.is_bearer());
+        }
         Session::new(self.shared.clone(), candidates)
+    }
+
+    /// The request header adapters pass to [`session_with_tokens`](Self::session_with_tokens),
+    /// in lower case; `None` without a [token header](SessionConfig::with_token_header).
+    pub fn token_request_header(&self) -> Option<&str> {
+        self.shared
+            .config
+            .token_header
+            .as_ref()
+            .map(TokenHeader::request_header)
     }
 
     /// Ends a request: writes what the handler changed and returns the `Set-Cookie` value to
@@ -201,7 +258,24 @@ impl SessionManager {
     /// loaded the session before another request cycled it gets no cookie: its changes are
     /// applied to the new id (if it finishes within a minute of the cycle), and the browser
     /// keeps the new id.
+    ///
+    /// With a [token header](SessionConfig::with_token_header), a request that carried it (and
+    /// every request, with the cookie transport off) gets the same answers in the token
+    /// response header instead: send the returned value under
+    /// [`SetCookie::header_name`].
     pub async fn finish(&self, session: &Session, status: u16) -> Result<Option<SetCookie>> {
+        let sent = self.finish_cookie(session, status).await?;
+        let config = &session.shared().config;
+        Ok(match &config.token_header {
+            Some(header) if session.via_header() || !config.cookie_transport => {
+                sent.map(|cookie| cookie.into_token_header(header.response_header()))
+            }
+            _ => sent,
+        })
+    }
+
+    /// [`finish`](Self::finish), with the session in its cookie.
+    async fn finish_cookie(&self, session: &Session, status: u16) -> Result<Option<SetCookie>> {
         let shared = session.shared();
         if !session.mark_finished() {
             tracing::debug!("finish called twice for one session; the second call does nothing");

@@ -296,6 +296,11 @@ impl Session {
         Some(cell.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// Whether the request carried the token header, so the response goes in it too.
+    pub(crate) fn via_header(&self) -> bool {
+        self.inner.candidates.via_header()
+    }
+
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }

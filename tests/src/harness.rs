@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use reqwest::cookie::{CookieStore, Jar};
-use reqwest::header::{COOKIE, HeaderValue, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE, HeaderValue, SET_COOKIE};
 use reqwest::{Method, Response, Url};
 use serde_json::Value;
 use session_core::{KeyRing, SessionConfig, SessionManager, Storage};
@@ -63,6 +63,86 @@ impl Harness {
     /// A new client with an empty cookie jar.
     pub fn agent(&self) -> Agent {
         Agent::new(self.server.base())
+    }
+
+    /// A new API client without a token (and without a cookie jar); the app must be configured
+    /// with [`TokenHeader::bearer`](session_core::TokenHeader::bearer).
+    pub fn api_client(&self) -> ApiClient {
+        ApiClient::new(self.server.base())
+    }
+}
+
+/// A client as a mobile app or a script is: no cookie jar; it keeps the token the app sends in
+/// the `Session-Token` response header (dropping it when the header comes empty) and sends it
+/// back as `Authorization: Bearer <token>`, or `Authorization: Bearer` alone while it has none.
+/// Clones share the token.
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    client: reqwest::Client,
+    token: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl ApiClient {
+    fn new(base: String) -> Self {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("build an HTTP client");
+        Self {
+            base,
+            client,
+            token: Arc::default(),
+        }
+    }
+
+    /// A client of its own (not sharing the token) that holds `token`.
+    pub fn with_token(&self, token: &str) -> Self {
+        let client = Self::new(self.base.clone());
+        *client.token.lock().expect("token") = Some(token.to_owned());
+        client
+    }
+
+    /// The token the client holds now.
+    pub fn token(&self) -> Option<String> {
+        self.token.lock().expect("token").clone()
+    }
+
+    /// Sends a request with the token; `body` is sent as JSON. Keeps the token of the reply.
+    pub async fn send(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
+        let authorization = match self.token() {
+            Some(token) => format!("Bearer {token}"),
+            None => "Bearer".to_owned(),
+        };
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header(AUTHORIZATION, authorization);
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_owned());
+        }
+        let reply = Reply::read(request.send().await.expect("the app answers")).await;
+        if let Some(token) = reply.session_token() {
+            *self.token.lock().expect("token") = Some(token.to_owned()).filter(|t| !t.is_empty());
+        }
+        reply
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(&self, path: &str, json: &str) -> Reply {
+        self.send(Method::PUT, path, Some(json)).await
+    }
+
+    /// `POST path` with an optional JSON body.
+    pub async fn post(&self, path: &str, json: Option<&str>) -> Reply {
+        self.send(Method::POST, path, json).await
     }
 }
 
@@ -173,6 +253,9 @@ pub struct Reply {
     pub vary: Vec<String>,
     /// The `Cache-Control` header values, joined with `, `; `None` without any.
     pub cache_control: Option<String>,
+    /// Every `Session-Token` header value (the token header of
+    /// [`TokenHeader::bearer`](session_core::TokenHeader::bearer)).
+    pub session_tokens: Vec<String>,
     /// The body as text.
     pub body: String,
 }
@@ -198,6 +281,7 @@ impl Reply {
         };
         let vary = all("vary");
         let cache_control = Some(all("cache-control").join(", ")).filter(|v| !v.is_empty());
+        let session_tokens = all(session_core::DEFAULT_TOKEN_RESPONSE_HEADER);
         let body = response.text().await.expect("a readable body");
         Self {
             status,
@@ -205,8 +289,19 @@ impl Reply {
             content_type,
             vary,
             cache_control,
+            session_tokens,
             body,
         }
+    }
+
+    /// The one `Session-Token` value, if any (empty: the session ended).
+    pub fn session_token(&self) -> Option<&str> {
+        assert!(
+            self.session_tokens.len() <= 1,
+            "two session tokens: {:?}",
+            self.session_tokens
+        );
+        self.session_tokens.first().map(String::as_str)
     }
 
     /// The body as JSON.

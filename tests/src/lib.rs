@@ -19,7 +19,7 @@ pub mod servers;
 pub mod stores;
 pub mod suite;
 
-pub use crate::harness::{Agent, Harness};
+pub use crate::harness::{Agent, ApiClient, Harness};
 
 /// The README's code blocks, compiled as doctests so they cannot rot. They live here because
 /// this crate depends on every adapter and framework they use.
@@ -56,6 +56,7 @@ macro_rules! http_suite {
             counters_count_and_refuse_what_is_not_an_integer
             a_recent_login_passes_the_sudo_check_and_an_old_one_does_not
             remember_me_keeps_the_session_past_the_idle_timeout
+            an_api_client_keeps_its_session_in_a_bearer_token
         );
     };
     ($framework:expr, $store:expr, server_side) => {
@@ -71,6 +72,7 @@ macro_rules! http_suite {
             increments_racing_a_login_are_all_counted
             a_flash_is_shown_once_to_concurrent_requests
             writes_racing_a_remember_me_login_keep_its_lifetime
+            concurrent_increments_over_a_bearer_token_are_all_counted
         );
     };
     (@cases $args:tt; $($case:ident)*) => {

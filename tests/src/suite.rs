@@ -8,7 +8,7 @@ use session_core::{SessionConfig, Storage};
 
 use tokio::task::JoinHandle;
 
-use crate::harness::{Agent, Harness, Reply, test_config};
+use crate::harness::{Agent, ApiClient, Harness, Reply, test_config};
 use crate::logs;
 use crate::servers::Framework;
 use crate::stores::{FAILURE_DETAIL, FailingStore, LoginFailingStore, SlowStore, StoreKind};
@@ -1306,4 +1306,126 @@ pub async fn writes_racing_a_remember_me_login_keep_its_lifetime(fw: Framework, 
     for key in &followed {
         assert_eq!(all.get(key), Some(&json!(true)), "{key} lost: {all:?}");
     }
+}
+
+/// The app with sessions also carried in `Authorization: Bearer` (new tokens in the
+/// `Session-Token` response header), besides the cookie.
+async fn with_bearer_tokens(fw: Framework, store: StoreKind) -> Harness {
+    let config = test_config().with_token_header(session_core::TokenHeader::bearer());
+    Harness::start_with(fw, store, store.open().await, config).await
+}
+
+/// The token `reply` sent, asserting it came in the token header and not in a cookie.
+fn token_of(reply: &Reply) -> String {
+    assert!(
+        reply.set_cookies.is_empty(),
+        "no cookie for an API client: {reply:?}"
+    );
+    let token = reply.session_token().expect("a token in Session-Token");
+    assert!(
+        !token.is_empty() && !token.contains(';'),
+        "a bare token: {reply:?}"
+    );
+    token.to_owned()
+}
+
+/// An API client without cookies keeps its session in a bearer token: the first write sends
+/// the token in `Session-Token` (no `Set-Cookie`), reads send nothing, a login sends a new
+/// token and the old one stops working (on a server-side store), the end of the session sends
+/// an empty one, and a tampered token gets a fresh session. A browser on the same app still gets its cookie, and
+/// no token header.
+pub async fn an_api_client_keeps_its_session_in_a_bearer_token(fw: Framework, store: StoreKind) {
+    let app = with_bearer_tokens(fw, store).await;
+    let api = app.api_client();
+    let reply = api.put("/kv/cart", "[1]").await;
+    assert_eq!(reply.status, 204, "{reply:?}");
+    let first = token_of(&reply);
+    assert_eq!(
+        reply.cache_control.as_deref(),
+        Some("private"),
+        "no shared cache keeps a token: {reply:?}"
+    );
+    let reply = api.get("/kv/cart").await;
+    assert_eq!((reply.status, reply.json()), (200, json!([1])), "{reply:?}");
+    assert_eq!(
+        reply.session_token(),
+        None,
+        "a read sends no token: {reply:?}"
+    );
+
+    let login = api.post("/login", Some(r#"{"name":"Ada"}"#)).await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let second = token_of(&login);
+    assert_ne!(first, second, "a login gives a new token");
+    assert_eq!(api.get("/profile").await.status, 200);
+    // A cookie-store token holds the session itself, so an old copy cannot be revoked (as with
+    // its cookie); a server-side id can.
+    let stale = api.with_token(&first);
+    if store.is_server_side() {
+        assert_eq!(
+            stale.get("/kv").await.json(),
+            json!({}),
+            "the old token is dead"
+        );
+    }
+
+    let mut tampered = second.clone();
+    let last = tampered.pop().expect("a token");
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let forged = api.with_token(&tampered);
+    assert_eq!(forged.get("/profile").await.status, 401);
+
+    let ended = api.post("/test/destroy", None).await;
+    assert_eq!(ended.status, 200, "{ended:?}");
+    assert_eq!(
+        ended.session_token(),
+        Some(""),
+        "an empty token ends it: {ended:?}"
+    );
+    assert_eq!(api.token(), None);
+    if store.is_server_side() {
+        assert_eq!(api.with_token(&second).get("/profile").await.status, 401);
+    }
+
+    let browser = app.agent();
+    let reply = browser.get("/set").await;
+    assert!(reply.session_cookie().is_some(), "{reply:?}");
+    assert_eq!(
+        reply.session_token(),
+        None,
+        "no token for a browser: {reply:?}"
+    );
+}
+
+/// Twenty concurrent increments from API clients sharing one bearer token are all counted.
+pub async fn concurrent_increments_over_a_bearer_token_are_all_counted(
+    fw: Framework,
+    store: StoreKind,
+) {
+    assert!(store.is_server_side(), "a shared record to increment");
+    const COUNTERS: i64 = 20;
+    let app = with_bearer_tokens(fw, store).await;
+    let api = app.api_client();
+    token_of(&api.put("/kv/seen", "true").await);
+    let token = api.token().expect("a token");
+    let counters: Vec<_> = (0..COUNTERS)
+        .map(|_| {
+            let client: ApiClient = api.with_token(&token);
+            tokio::spawn(async move { client.post("/kv/n/incr", None).await })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for counter in counters {
+        let reply = counter.await.expect("the counter finished");
+        assert_eq!(reply.status, 200, "{reply:?}");
+        assert_eq!(
+            reply.session_token(),
+            None,
+            "the token did not change: {reply:?}"
+        );
+        counts.push(reply.json().as_i64().expect("a count"));
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=COUNTERS).collect::<Vec<_>>());
+    assert_eq!(api.get("/kv/n").await.json(), json!(COUNTERS));
 }

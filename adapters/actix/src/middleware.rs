@@ -8,7 +8,7 @@ use std::pin::Pin;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use session_core::SessionManager;
 
@@ -20,10 +20,12 @@ type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// The session middleware: install it with `App::new().wrap(SessionMiddleware::new(manager))`.
 ///
-/// For every request it builds the session from the `Cookie` headers (lazily: nothing is loaded
-/// until a handler uses it), makes it available to the [`Session`](crate::Session) and
-/// [`TypedSession`](crate::TypedSession) extractors, runs the app, then has the engine save what
-/// the handler changed and appends the session's `Set-Cookie` header, if any, to the response.
+/// For every request it builds the session from the `Cookie` headers, and from the
+/// [token header](session_core::SessionConfig::with_token_header) if one is configured (lazily:
+/// nothing is loaded until a handler uses it), makes it available to the
+/// [`Session`](crate::Session) and [`TypedSession`](crate::TypedSession) extractors, runs the
+/// app, then has the engine save what the handler changed and appends the session's
+/// `Set-Cookie` header (or the token response header), if any, to the response.
 ///
 /// Errors from the services it wraps (an inner middleware's `Err`) pass through the engine with
 /// their real status too: a 4xx still saves the session and carries its cookie, a 5xx saves
@@ -109,8 +111,14 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let cookies = req.headers().get_all(header::COOKIE);
-        let session = self.manager.session(cookies.map(HeaderValue::as_bytes));
+        let headers = req.headers();
+        let cookies = headers.get_all(header::COOKIE).map(HeaderValue::as_bytes);
+        let tokens = self
+            .manager
+            .token_request_header()
+            .into_iter()
+            .flat_map(|name| headers.get_all(name).map(HeaderValue::as_bytes));
+        let session = self.manager.session_with_tokens(cookies, tokens);
         req.extensions_mut().insert(session.clone());
         // No clone of the `HttpRequest` is kept across the call: actix's router needs the only
         // reference to it (`Rc::get_mut`) and panics otherwise.
@@ -148,21 +156,26 @@ where
     }
 }
 
-/// The header value for the engine's answer; `Err` (already logged) when the session could not
-/// be saved.
+/// The session header for the engine's answer (`Set-Cookie`, or the token header); `Err`
+/// (already logged) when the session could not be saved.
 fn set_cookie(
     finished: session_core::Result<Option<session_core::SetCookie>>,
-) -> Result<Option<HeaderValue>, ()> {
+) -> Result<Option<SessionHeader>, ()> {
     match finished {
         Ok(None) => Ok(None),
-        Ok(Some(cookie)) => HeaderValue::try_from(cookie.into_string())
-            .map(Some)
-            .map_err(|_| {
-                tracing::error!(
-                    "the session cookie is not a valid header value; check the cookie's \
-                     configured path and domain"
-                );
-            }),
+        Ok(Some(cookie)) => {
+            let name = HeaderName::from_bytes(cookie.header_name().as_bytes());
+            match (name, HeaderValue::try_from(cookie.into_string())) {
+                (Ok(name), Ok(value)) => Ok(Some((name, value))),
+                _ => {
+                    tracing::error!(
+                        "the session cookie or token is not a valid header; check the cookie's \
+                         configured path and domain"
+                    );
+                    Err(())
+                }
+            }
+        }
         Err(error) => {
             log_error(&error, "could not save the session; answering 500");
             Err(())
@@ -170,16 +183,19 @@ fn set_cookie(
     }
 }
 
-/// Appends the session's `Set-Cookie` (if any) and the cache headers
+/// A session header to send: `Set-Cookie` or the token header, and its value.
+type SessionHeader = (HeaderName, HeaderValue);
+
+/// Appends the session's `Set-Cookie` or token header (if any) and the cache headers
 /// [`session_core::response::cache_headers`] asks for.
 fn cache_headers(
     headers: &mut actix_web::http::header::HeaderMap,
     session: &session_core::Session,
-    cookie: Option<HeaderValue>,
+    cookie: Option<SessionHeader>,
 ) {
     let sets_cookie = cookie.is_some();
-    if let Some(value) = cookie {
-        headers.append(header::SET_COOKIE, value);
+    if let Some((name, value)) = cookie {
+        headers.append(name, value);
     }
     let add = session_core::response::cache_headers(
         session,
@@ -199,7 +215,7 @@ fn cache_headers(
 /// `Set-Cookie` and cache headers.
 struct WithSetCookie {
     error: Error,
-    cookie: Option<HeaderValue>,
+    cookie: Option<SessionHeader>,
     session: session_core::Session,
 }
 

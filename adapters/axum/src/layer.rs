@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE, VARY};
+use http::header::{CACHE_CONTROL, COOKIE, HeaderName, VARY};
 use http::{HeaderValue, Request};
 use session_core::SessionManager;
 use tower_layer::Layer;
@@ -20,10 +20,11 @@ use crate::error::opaque_500;
 
 /// Installs sessions on an axum `Router` (or any tower service): `.layer(SessionLayer::new(manager))`.
 ///
-/// For each request the layer builds a lazy session from the `Cookie` headers (nothing is
-/// verified or loaded until a handler uses it), runs the inner service, then calls
+/// For each request the layer builds a lazy session from the `Cookie` headers, and from the
+/// [token header](session_core::SessionConfig::with_token_header) if one is configured (nothing
+/// is verified or loaded until a handler uses it), runs the inner service, then calls
 /// [`SessionManager::finish`] with the response status: changed keys are written to the store
-/// and the `Set-Cookie` header is appended. A request whose handler never touches its session
+/// and the `Set-Cookie` header (or the token response header) is appended. A request whose handler never touches its session
 /// costs no store I/O and gets no cookie. If the store fails at that point, the response is
 /// replaced by an opaque `500 Internal Server Error` and the error is logged.
 ///
@@ -105,8 +106,13 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let manager = self.manager.clone();
-        let cookies = request.headers().get_all(COOKIE).iter();
-        let session = manager.session(cookies.map(HeaderValue::as_bytes));
+        let headers = request.headers();
+        let cookies = headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes);
+        let tokens = manager
+            .token_request_header()
+            .into_iter()
+            .flat_map(|name| headers.get_all(name).iter().map(HeaderValue::as_bytes));
+        let session = manager.session_with_tokens(cookies, tokens);
         request.extensions_mut().insert(session.clone());
 
         // The clone that was driven to readiness serves this request (tower's usual rule).
@@ -117,16 +123,21 @@ where
             let mut response = response.map(Body::new);
             let sets_cookie = match manager.finish(&session, response.status().as_u16()).await {
                 Ok(None) => false,
-                Ok(Some(set_cookie)) => match HeaderValue::try_from(set_cookie.into_string()) {
-                    Ok(value) => {
-                        response.headers_mut().append(SET_COOKIE, value);
-                        true
+                Ok(Some(set_cookie)) => {
+                    let name = HeaderName::from_bytes(set_cookie.header_name().as_bytes());
+                    match (name, HeaderValue::try_from(set_cookie.into_string())) {
+                        (Ok(name), Ok(value)) => {
+                            response.headers_mut().append(name, value);
+                            true
+                        }
+                        _ => {
+                            tracing::error!(
+                                "the session cookie or token is not a valid header; answering 500"
+                            );
+                            return Ok(opaque_500().into_response());
+                        }
                     }
-                    Err(error) => {
-                        tracing::error!(%error, "the session cookie is not a valid header value");
-                        return Ok(opaque_500().into_response());
-                    }
-                },
+                }
                 Err(error) => {
                     tracing::error!(
                         error = %session_core::ErrorChain::new(&error),

@@ -26,10 +26,12 @@ impl Slot {
 
 /// Installs sessions on a Rocket application: `.attach(SessionFairing::new(manager))`.
 ///
-/// For each request the fairing builds a lazy session from the `Cookie` headers (nothing is
-/// verified or loaded until a handler uses it); after the handler, or the catcher, has produced
-/// the response it calls [`SessionManager::finish`] with the final status: changed keys are
-/// written to the store and a `Set-Cookie` header is added next to any others. A request whose
+/// For each request the fairing builds a lazy session from the `Cookie` headers, and from the
+/// [token header](session_core::SessionConfig::with_token_header) if one is configured (nothing
+/// is verified or loaded until a handler uses it); after the handler, or the catcher, has
+/// produced the response it calls [`SessionManager::finish`] with the final status: changed keys
+/// are written to the store and a `Set-Cookie` header (or the token response header) is added
+/// next to any others. A request whose
 /// handler never touches its session costs no store I/O and gets no cookie. If the store fails
 /// at that point, the response is replaced by an opaque `500 Internal Server Error` and the
 /// error is logged with `tracing`; headers that earlier response fairings added (Rocket's
@@ -87,7 +89,14 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
-        let mut headers = request.headers().get("Cookie").peekable();
+        let all = request.headers();
+        let tokens = || {
+            self.manager
+                .token_request_header()
+                .into_iter()
+                .flat_map(|name| all.get(name).map(str::as_bytes))
+        };
+        let mut headers = all.get("Cookie").peekable();
         let session = if headers.peek().is_none() {
             // Rocket's local test client sends its cookies in the jar, not in a header.
             let jar: String = request
@@ -95,9 +104,10 @@ impl Fairing for SessionFairing {
                 .iter()
                 .map(|cookie| format!("{}={};", cookie.name(), cookie.value()))
                 .collect();
-            self.manager.session([jar.as_bytes()])
+            self.manager.session_with_tokens([jar.as_bytes()], tokens())
         } else {
-            self.manager.session(headers.map(str::as_bytes))
+            self.manager
+                .session_with_tokens(headers.map(str::as_bytes), tokens())
         };
         // `set` fails only if a session is already there, which a singleton fairing rules out.
         let _ = request.local_cache(Slot::default).0.set(session);
@@ -110,7 +120,8 @@ impl Fairing for SessionFairing {
         let sets_cookie = match self.manager.finish(session, response.status().code).await {
             Ok(None) => false,
             Ok(Some(set_cookie)) => {
-                response.adjoin_raw_header("Set-Cookie", set_cookie.into_string());
+                let name = set_cookie.header_name().to_owned();
+                response.adjoin_raw_header(name, set_cookie.into_string());
                 true
             }
             Err(error) => {
