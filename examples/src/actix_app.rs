@@ -20,6 +20,8 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/check", web::get().to(check))
         .route("/sudo", web::get().to(sudo))
+        .route("/sessions", web::get().to(sessions))
+        .route("/logout-everywhere", web::post().to(logout_everywhere))
         .route("/kv", web::get().to(kv_all))
         .route("/kv/{key}", web::get().to(kv_get))
         .route("/kv/{key}", web::put().to(kv_put))
@@ -68,6 +70,14 @@ async fn logout(TypedSession(account): TypedSession<Account>) -> impl Responder 
 
 async fn sudo(TypedSession(account): TypedSession<Account>) -> impl Responder {
     respond(app::sudo(&account).await)
+}
+
+async fn sessions(TypedSession(account): TypedSession<Account>) -> impl Responder {
+    respond(app::sessions(&account).await)
+}
+
+async fn logout_everywhere(TypedSession(account): TypedSession<Account>) -> impl Responder {
+    respond(app::logout_everywhere(&account).await)
 }
 
 async fn check(TypedSession(account): TypedSession<Account>) -> impl Responder {

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use session_core::{Error, FRESH_AT_KEY, LIFETIME_KEY, Lifetime, Session, SessionSchema};
+use session_core::{Error, FRESH_AT_KEY, Lifetime, Session, SessionSchema};
+#[cfg(doc)]
+use session_core::{LIFETIME_KEY, OWNER_KEY};
 
 /// The session key `/` shows and `/set` sets.
 pub const TEST_KEY: &str = "test_key";
@@ -115,6 +117,10 @@ impl Reply {
                 Self::json(409, json!({ "error": error.to_string() }))
             }
             Error::UpdateConflict { .. } => Self::json(503, json!({ "error": error.to_string() })),
+            // Listing or revoking sessions on the cookie store, which keeps none on the server.
+            Error::NeedsServerStore { .. } => {
+                Self::json(501, json!({ "error": error.to_string() }))
+            }
             _ => {
                 tracing::error!(
                     error = error as &dyn std::error::Error,
@@ -194,6 +200,8 @@ pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
     };
     reply(async {
         account.set_lifetime(lifetime).await?;
+        // Lists the session among the user's own (`GET /sessions`), for `/logout-everywhere`.
+        account.set_owner(&user.name).await?;
         account.set_user(user.clone()).await?;
         account.set_is_authenticated(true).await?;
         account.set_welcome(welcome).await?;
@@ -231,6 +239,7 @@ pub async fn logout(account: &AccountSession) -> Reply {
         account.delete(FRESH_AT_KEY).await?;
         // The next user of this browser gets the default lifetime, not the "remember me".
         account.set_lifetime(Lifetime::Default).await?;
+        account.remove_owner().await?;
         Ok(Reply::json(200, json!({ "status": "logged out" })))
     })
     .await
@@ -254,6 +263,48 @@ pub async fn sudo(account: &AccountSession) -> Reply {
                 json!({ "error": "Your login is too old for this; log in again" }),
             )
         })
+    })
+    .await
+}
+
+/// `GET /sessions`: the logged-in user's live sessions, oldest first, as
+/// `[{"handle", "createdAt", "lastSeen", "expiresAt", "current"}]` (times in Unix seconds); 401
+/// when not logged in, 501 on the cookie store (which keeps no sessions to list).
+pub async fn sessions(account: &AccountSession) -> Reply {
+    reply(async {
+        if !(account.has_user().await? && account.is_authenticated().await?) {
+            return Ok(Reply::json(401, json!({ "error": "Not authenticated" })));
+        }
+        let sessions: Vec<Value> = account
+            .sessions()
+            .await?
+            .into_iter()
+            .map(|info| {
+                json!({
+                    "handle": info.handle,
+                    "createdAt": info.created_at.unix_timestamp(),
+                    "lastSeen": info.last_seen.unix_timestamp(),
+                    "expiresAt": info.expires_at.unix_timestamp(),
+                    "current": info.current,
+                })
+            })
+            .collect();
+        Ok(Reply::json(200, Value::Array(sessions)))
+    })
+    .await
+}
+
+/// `POST /logout-everywhere`: revokes every other session of the logged-in user (their
+/// cookies lead nowhere from now on), then ends this one; `{"revoked": n}`, this one included.
+/// 401 when not logged in, 501 on the cookie store (whose cookies cannot be revoked).
+pub async fn logout_everywhere(account: &AccountSession) -> Reply {
+    reply(async {
+        if !(account.has_user().await? && account.is_authenticated().await?) {
+            return Ok(Reply::json(401, json!({ "error": "Not authenticated" })));
+        }
+        let others = account.revoke_other_sessions().await?;
+        account.destroy().await?;
+        Ok(Reply::json(200, json!({ "revoked": others + 1 })))
     })
     .await
 }
@@ -287,14 +338,13 @@ pub async fn kv_get(session: &Session, key: &str) -> Reply {
     .await
 }
 
-/// The reply for a `/kv` write to a key of the typed login state ([`Account`]), to the
-/// login's freshness ([`FRESH_AT_KEY`]) or to the session's lifetime ([`LIFETIME_KEY`]), if
-/// `key` is one: raw writes must not forge a login (which would skip the id renewal `/login`
-/// does), a recent one, or a "remember me".
+/// The reply for a `/kv` write to a key of the typed login state ([`Account`]) or to one of
+/// the engine's own keys (they start with `__`: the login's freshness [`FRESH_AT_KEY`], the
+/// session's lifetime [`LIFETIME_KEY`], its owner [`OWNER_KEY`]…), if `key` is one: raw writes
+/// must not forge a login (which would skip the id renewal `/login` does), a recent one, a
+/// "remember me", or a place among another user's sessions.
 fn protected(key: &str) -> Option<Reply> {
-    let login_state = <Account as SessionSchema>::KEYS.contains(&key)
-        || key == FRESH_AT_KEY
-        || key == LIFETIME_KEY;
+    let login_state = <Account as SessionSchema>::KEYS.contains(&key) || key.starts_with("__");
     login_state.then(|| {
         Reply::json(
             403,

@@ -20,6 +20,8 @@ pub fn routes() -> Router {
         .route("/logout", axum::routing::post(logout))
         .route("/check", get(check))
         .route("/sudo", get(sudo))
+        .route("/sessions", get(sessions))
+        .route("/logout-everywhere", axum::routing::post(logout_everywhere))
         .route("/kv", get(kv_all))
         .route("/kv/{key}", get(kv_get).put(kv_put).delete(kv_delete))
         .route("/kv/{key}/incr", axum::routing::post(kv_incr))
@@ -80,6 +82,14 @@ async fn logout(TypedSession(account): TypedSession<Account>) -> Response {
 
 async fn sudo(TypedSession(account): TypedSession<Account>) -> Response {
     respond(app::sudo(&account).await)
+}
+
+async fn sessions(TypedSession(account): TypedSession<Account>) -> Response {
+    respond(app::sessions(&account).await)
+}
+
+async fn logout_everywhere(TypedSession(account): TypedSession<Account>) -> Response {
+    respond(app::logout_everywhere(&account).await)
 }
 
 async fn check(TypedSession(account): TypedSession<Account>) -> Response {

@@ -20,6 +20,8 @@
 //! | `GET /kv` | every raw key and value of the session, as a JSON object |
 //! | `GET`, `PUT`, `DELETE /kv/{key}` | one raw value: read (404 when absent), store the JSON body (204), delete (204) |
 //! | `GET /sudo` | 200 `{"fresh":true,"since":…}` within five minutes of the login, 403 after (ask for the password again), 401 when logged out |
+//! | `GET /sessions` | the logged-in user's live sessions, `[{"handle","createdAt","lastSeen","expiresAt","current"}]`; 401 when logged out, 501 on the cookie store |
+//! | `POST /logout-everywhere` | revokes every session of the logged-in user, this one too, `{"revoked":n}`; 401 when logged out, 501 on the cookie store |
 //! | `POST /kv/{key}/incr` | adds 1 to the integer under the key (absent: 0) and returns the new value; concurrent increments are all counted |
 //!
 //! Configuration, from the environment; a bad value stops the binary with one line naming the

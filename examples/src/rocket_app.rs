@@ -15,7 +15,20 @@ use crate::app::{self, Account, Body, Reply};
 /// `rocket::build().attach(SessionFairing::new(manager)).mount("/", routes())`.
 pub fn routes() -> Vec<Route> {
     routes![
-        index, set, login, profile, logout, check, sudo, kv_all, kv_get, kv_put, kv_incr, kv_delete
+        index,
+        set,
+        login,
+        profile,
+        logout,
+        check,
+        sudo,
+        sessions,
+        logout_everywhere,
+        kv_all,
+        kv_get,
+        kv_put,
+        kv_incr,
+        kv_delete
     ]
 }
 
@@ -101,6 +114,16 @@ async fn logout(account: TypedSession<Account>) -> Respond {
 #[get("/sudo")]
 async fn sudo(account: TypedSession<Account>) -> Respond {
     Respond(app::sudo(&account).await)
+}
+
+#[get("/sessions")]
+async fn sessions(account: TypedSession<Account>) -> Respond {
+    Respond(app::sessions(&account).await)
+}
+
+#[post("/logout-everywhere")]
+async fn logout_everywhere(account: TypedSession<Account>) -> Respond {
+    Respond(app::logout_everywhere(&account).await)
 }
 
 #[get("/check")]

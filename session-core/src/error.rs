@@ -168,6 +168,27 @@ pub enum Error {
         key: String,
     },
 
+    /// A user's sessions were listed or revoked on the cookie store, which keeps nothing on the
+    /// server to list or revoke: use a server-side store.
+    #[error(
+        "{what} needs a server-side store; the cookie store keeps every session in its browser \
+         only (use the memory, file, Redis, SQLite, PostgreSQL or MongoDB store)"
+    )]
+    NeedsServerStore {
+        /// What was asked for, e.g. "listing a user's sessions".
+        what: &'static str,
+    },
+
+    /// An owner name (see [`Session::set_owner`](crate::Session::set_owner)) was empty or over
+    /// [`MAX_OWNER_LEN`](crate::MAX_OWNER_LEN) bytes. Nothing was changed.
+    #[error("a session owner must be 1 to {max} bytes long; this one is {len}")]
+    BadOwner {
+        /// Its length, in bytes.
+        len: usize,
+        /// The longest accepted, in bytes.
+        max: usize,
+    },
+
     /// [`Session::set_lifetime`](crate::Session::set_lifetime) was asked for a
     /// [`Lifetime::Remember`](crate::Lifetime::Remember) outside what the configuration allows:
     /// not longer than the touch interval, or longer than the maximum lifetime. Nothing was

@@ -19,6 +19,10 @@ const ENCODED_LEN: usize = 43;
 /// digest of any session id.
 const FORWARD_DOMAIN: &[u8] = b"session-core forwarding pointer v1\0";
 
+/// The domain string in front of an owner's name in [`IdDigest::owner_index`]: longer than an
+/// id, so an index is never an id's digest.
+const OWNER_INDEX_DOMAIN: &[u8] = b"session-core index of the sessions of one owner v1\0";
+
 /// How many ids one thread's generator mints from a seed before it reseeds from the operating
 /// system: 64 KiB of output, the threshold of `rand`'s `ThreadRng`.
 const RESEED_AFTER: u32 = 2048;
@@ -158,6 +162,17 @@ impl fmt::Debug for SessionId {
 pub struct IdDigest([u8; 32]);
 
 impl IdDigest {
+    /// Where the engine keeps the index of the sessions of `owner` (see
+    /// [`Session::set_owner`](crate::Session::set_owner)): the SHA-256 of a fixed domain string
+    /// followed by the owner's name. The domain string is longer than an id, so no id has this
+    /// value as its digest: a client can never load an index as a session.
+    pub(crate) fn owner_index(owner: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(OWNER_INDEX_DOMAIN);
+        hasher.update(owner.as_bytes());
+        Self(hasher.finalize().into())
+    }
+
     /// Builds a digest from its 32 raw bytes (for stores that read digests back).
     pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
@@ -327,6 +342,15 @@ mod tests {
             id.digest().to_hex(),
             "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925"
         );
+    }
+
+    #[test]
+    fn owner_indexes_are_per_owner_and_never_an_ids_digest() {
+        const { assert!(OWNER_INDEX_DOMAIN.len() > 32) };
+        let ada = IdDigest::owner_index("ada");
+        assert_eq!(ada, IdDigest::owner_index("ada"));
+        assert_ne!(ada, IdDigest::owner_index("bob"));
+        assert_ne!(ada, IdDigest::owner_index("ada "));
     }
 
     #[test]

@@ -207,6 +207,7 @@ mod id;
 mod keys;
 mod manager;
 mod observe;
+mod owners;
 mod record;
 pub mod response;
 mod revocation;
@@ -240,9 +241,13 @@ pub use crate::manager::{FORWARDING_POINTER_KEY, SessionManager};
 pub use crate::observe::{
     ObservedStore, StoreCall, StoreObserver, StoreOperation, StoreOutcome, TracingObserver,
 };
+pub use crate::owners::{OWNER_INDEX_KEY, SessionInfo};
 pub use crate::record::{Changes, Record, Swap};
 pub use crate::revocation::RevocationEpoch;
-pub use crate::session::{FRESH_AT_KEY, LIFETIME_KEY, MAX_KEY_LEN, MAX_VALUE_DEPTH, Session};
+pub use crate::session::{
+    FRESH_AT_KEY, LIFETIME_KEY, MAX_KEY_LEN, MAX_OWNER_LEN, MAX_VALUE_DEPTH, OWNER_KEY,
+    SEEN_AT_KEY, Session,
+};
 pub use crate::store::{SessionStore, Storage};
 #[cfg(feature = "file-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "file-store")))]

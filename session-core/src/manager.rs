@@ -168,6 +168,74 @@ impl SessionManager {
         }
     }
 
+    /// The live sessions of `owner` (see [`Session::set_owner`]), oldest first, with when each
+    /// was created and last used: for a "your devices" page, or an admin tool. Entries of
+    /// sessions that expired or were destroyed are dropped on the way.
+    ///
+    /// Fails with [`Error::NeedsServerStore`] on the cookie store.
+    ///
+    /// ```
+    /// use session_core::{KeyRing, MemoryStore, SessionConfig, SessionManager};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::generate(), SessionConfig::default())?;
+    /// for _device in 0..2 {
+    ///     let login = manager.session(std::iter::empty::<&[u8]>());
+    ///     login.set_owner("ada").await?;
+    ///     manager.finish(&login, 200).await?;
+    /// }
+    /// let sessions = manager.sessions_of("ada").await?;
+    /// assert_eq!(sessions.len(), 2);
+    /// // "Log out everywhere", e.g. after a password reset:
+    /// assert_eq!(manager.revoke_all("ada").await?, 2);
+    /// assert!(manager.sessions_of("ada").await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn sessions_of(&self, owner: &str) -> Result<Vec<crate::SessionInfo>> {
+        let store = self.owners_store("listing a user's sessions")?;
+        crate::owners::list(&**store, owner, self.shared.now()).await
+    }
+
+    /// Revokes the session of `owner` whose [handle](crate::SessionInfo::handle) is `handle`, at
+    /// once: its record is deleted, so its cookie leads nowhere. Returns `false`, changing
+    /// nothing, if `owner` has no such session (a handle of someone else's session included).
+    ///
+    /// Fails with [`Error::NeedsServerStore`] on the cookie store.
+    pub async fn revoke(&self, owner: &str, handle: &str) -> Result<bool> {
+        let store = self.owners_store("revoking a user's sessions")?;
+        let Some(digest) = IdDigest::from_hex(handle) else {
+            return Ok(false);
+        };
+        crate::owners::revoke(&**store, owner, &digest, self.shared.now()).await
+    }
+
+    /// Revokes every session of `owner` ("log out everywhere", on a password change), at once.
+    /// Returns how many were revoked.
+    ///
+    /// Fails with [`Error::NeedsServerStore`] on the cookie store.
+    pub async fn revoke_all(&self, owner: &str) -> Result<u64> {
+        let store = self.owners_store("revoking a user's sessions")?;
+        let now = self.shared.now();
+        let mut revoked = 0;
+        for info in crate::owners::list(&**store, owner, now).await? {
+            if let Some(digest) = info.digest()
+                && crate::owners::revoke(&**store, owner, &digest, now).await?
+            {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// The server-side store, for the owner indexes; `what` names the refused call otherwise.
+    fn owners_store(&self, what: &'static str) -> Result<&Arc<dyn SessionStore>> {
+        self.shared
+            .server_store()
+            .ok_or(Error::NeedsServerStore { what })
+    }
+
     /// The settings this manager was built with.
     pub fn config(&self) -> &SessionConfig {
         &self.shared.config
@@ -319,7 +387,10 @@ struct Snapshot {
     expires_at: OffsetDateTime,
     cycle: bool,
     destroyed: bool,
-    to_delete: Option<SessionId>,
+    to_delete: Option<(SessionId, Option<String>)>,
+    /// The owner the session was loaded with, and the one this request leaves it with.
+    loaded_owner: Option<String>,
+    owner: Option<String>,
     /// The whole data for a new session; for a stored one only the keys this request set.
     data: serde_json::Map<String, serde_json::Value>,
     cleared: bool,
@@ -356,10 +427,22 @@ impl Snapshot {
             cycle: state.cycle,
             destroyed: state.destroyed,
             to_delete: state.to_delete.clone(),
+            loaded_owner: state.loaded_owner.clone(),
+            owner: crate::session::owner_of(&state.data).map(str::to_owned),
             data,
             cleared: state.cleared,
             removed,
             lifetime: shared.lifetime_of(&state.data),
+        }
+    }
+
+    /// Records that an owned session is used `now` ([`SEEN_AT_KEY`](crate::SEEN_AT_KEY)), for
+    /// its owner's list of sessions.
+    fn mark_seen(&mut self, now: OffsetDateTime) {
+        if self.owner.is_some() {
+            self.data
+                .insert(crate::SEEN_AT_KEY.to_owned(), now.unix_timestamp().into());
+            self.removed.retain(|key| key != crate::SEEN_AT_KEY);
         }
     }
 
@@ -642,15 +725,20 @@ impl Shared {
         snapshot: Snapshot,
         now: OffsetDateTime,
     ) -> Result<Option<SetCookie>> {
-        if let Some(old) = &snapshot.to_delete {
+        if let Some((old, owner)) = &snapshot.to_delete {
             self.destroy(store, old, now).await?;
+            if let Some(owner) = owner {
+                crate::owners::remove(store, owner, &old.digest(), now).await?;
+            }
         }
+        let mut snapshot = snapshot;
         match snapshot.origin.clone() {
             Origin::Stored { id, digest } => {
                 if snapshot.cycle {
                     // A new id starts a new absolute lifetime: a login late in an anonymous
                     // session's life must not be cut short by it.
                     let deadline = self.deadline_for(now, now, snapshot.lifetime);
+                    snapshot.mark_seen(now);
                     return self.cycle(store, &id, snapshot, deadline, now).await;
                 }
                 let lifetime = snapshot.lifetime;
@@ -663,13 +751,19 @@ impl Shared {
                 } else {
                     snapshot.expires_at.min(deadline)
                 };
+                if moved {
+                    snapshot.mark_seen(now);
+                }
                 let reissue = snapshot.reissue;
+                let owners = (snapshot.loaded_owner.clone(), snapshot.owner.clone());
                 if snapshot.changed() {
                     let changes = snapshot.changes(expires_at);
                     if !store.apply(&digest, &changes).await? {
                         self.forward(store, &id, &digest, &changes).await?;
                         return Ok(None);
                     }
+                    self.reindex(store, owners, Some(&digest), Some(&digest), now)
+                        .await?;
                     return Ok(
                         self.refreshed_cookie(&id, expires_at, now, moved, reissue, lifetime)
                     );
@@ -688,11 +782,37 @@ impl Shared {
                     return Ok(removal.then(|| self.codec.removal()));
                 }
                 let lifetime = snapshot.lifetime;
+                let owner = snapshot.owner.clone();
                 let record = Record::new(snapshot.data, now, self.deadline_for(now, now, lifetime));
                 let id = self.create(store, &record).await?;
+                self.reindex(store, (None, owner), None, Some(&id.digest()), now)
+                    .await?;
                 Ok(Some(self.id_cookie(&id, record.expires_at, now, lifetime)))
             }
         }
+    }
+
+    /// Keeps the owner indexes in step with a session that was stored as `from` under owner
+    /// `owners.0` and is now stored as `to` under owner `owners.1` (`None`: not stored).
+    async fn reindex(
+        &self,
+        store: &dyn SessionStore,
+        owners: (Option<String>, Option<String>),
+        from: Option<&IdDigest>,
+        to: Option<&IdDigest>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let (before, after) = owners;
+        if before == after && from == to {
+            return Ok(());
+        }
+        if let (Some(owner), Some(from)) = (&before, from) {
+            crate::owners::remove(store, owner, from, now).await?;
+        }
+        if let (Some(owner), Some(to)) = (&after, to) {
+            crate::owners::add(store, owner, to, now).await?;
+        }
+        Ok(())
     }
 
     /// Moves the stored session `id` to a new id, with this request's changes, and returns the
@@ -716,6 +836,7 @@ impl Shared {
         let forward = id.forward_digest();
         let changed = snapshot.changed();
         let lifetime = snapshot.lifetime;
+        let owners = (snapshot.loaded_owner.clone(), snapshot.owner.clone());
         let changes = snapshot.changes(expires_at);
         let pointer_expiry = expires_at.min(now.saturating_add(FORWARD_GRACE));
         let mark = serde_json::Map::from_iter([(FORWARDING_POINTER_KEY.to_owned(), true.into())]);
@@ -752,6 +873,8 @@ impl Shared {
             return Ok(Some(self.codec.removal()));
         }
         tracing::debug!(session = %digest, to = %new_id.digest(), "session id cycled");
+        self.reindex(store, owners, Some(&digest), Some(&new_id.digest()), now)
+            .await?;
         Ok(Some(self.id_cookie(&new_id, expires_at, now, lifetime)))
     }
 

@@ -33,6 +33,20 @@ pub const FRESH_AT_KEY: &str = "__fresh_at";
 /// reads a value it does not understand as [`Lifetime::Default`].
 pub const LIFETIME_KEY: &str = "__lifetime";
 
+/// The session key [`Session::set_owner`] keeps the session's owner under (a string). Keep it
+/// out of reach of raw writes a client controls (the example's `/kv` routes refuse every key
+/// that starts with `__`): a client that could set it would put its session in another user's
+/// list, and list theirs.
+pub const OWNER_KEY: &str = "__owner";
+
+/// The session key the engine keeps the time an owned session was last used under, as Unix
+/// seconds, for [`SessionInfo::last_seen`](crate::SessionInfo::last_seen); updated when the
+/// expiry moves (at most once per touch interval).
+pub const SEEN_AT_KEY: &str = "__seen_at";
+
+/// The longest owner name [`Session::set_owner`] accepts, in bytes.
+pub const MAX_OWNER_LEN: usize = 256;
+
 /// The value under [`LIFETIME_KEY`] for [`Lifetime::BrowserSession`].
 const BROWSER_SESSION: &str = "browser-session";
 
@@ -46,6 +60,11 @@ pub(crate) fn stored_lifetime(data: &Map<String, Value>) -> Lifetime {
         Some(Value::String(text)) if text == BROWSER_SESSION => Lifetime::BrowserSession,
         _ => Lifetime::Default,
     }
+}
+
+/// The owner `data` names under [`OWNER_KEY`], if it holds a string there.
+pub(crate) fn owner_of(data: &Map<String, Value>) -> Option<&str> {
+    data.get(OWNER_KEY).and_then(Value::as_str)
 }
 
 /// How long [`Session::update`] keeps retrying a key that concurrent updates keep changing.
@@ -133,8 +152,10 @@ pub(crate) struct State {
     /// The request destroyed the session it came with.
     pub(crate) destroyed: bool,
     /// The stored session to delete at the end of the request (after `destroy`), with
-    /// whatever a concurrent `cycle_id` of it made.
-    pub(crate) to_delete: Option<SessionId>,
+    /// whatever a concurrent `cycle_id` of it made, and its owner (whose index names it).
+    pub(crate) to_delete: Option<(SessionId, Option<String>)>,
+    /// The owner the session was loaded with ([`OWNER_KEY`]), whose index names it.
+    pub(crate) loaded_owner: Option<String>,
 }
 
 impl State {
@@ -152,6 +173,7 @@ impl State {
             cycle: false,
             destroyed: false,
             to_delete: None,
+            loaded_owner: None,
         }
     }
 
@@ -159,6 +181,7 @@ impl State {
         Self {
             origin,
             reissue,
+            loaded_owner: owner_of(&record.data).map(str::to_owned),
             data: record.data,
             ..Self::new(record.created_at, record.expires_at, true)
         }
@@ -800,6 +823,123 @@ impl Session {
         Ok(self.inner.shared.lifetime_of(&self.state().await?.data))
     }
 
+    /// Marks the session as belonging to `owner` (a user id; call it on login), so that it is
+    /// listed by [`sessions`](Self::sessions) and
+    /// [`SessionManager::sessions_of`](crate::SessionManager::sessions_of), and revoked with the
+    /// owner's other sessions ("log out other devices", "log out everywhere"). The owner is
+    /// kept under [`OWNER_KEY`] and moves with the session when its id is cycled; the index
+    /// entry is written at the end of the request, with the session. With the cookie store it
+    /// is kept, but nothing can be listed or revoked.
+    ///
+    /// Fails with [`Error::BadOwner`] for an empty owner or one over [`MAX_OWNER_LEN`] bytes.
+    ///
+    /// ```
+    /// # async fn demo(session: &session_core::Session) -> session_core::Result<()> {
+    /// // On login, after checking the password:
+    /// session.set_owner("user-42").await?;
+    /// session.cycle_id().await?;
+    /// // On a "your devices" page:
+    /// for other in session.sessions().await? {
+    ///     println!("{} since {}, last seen {}", other.handle, other.created_at, other.last_seen);
+    /// }
+    /// // "Log out other devices", e.g. after a password change:
+    /// session.revoke_other_sessions().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn set_owner(&self, owner: &str) -> Result<()> {
+        if owner.is_empty() || owner.len() > MAX_OWNER_LEN {
+            return Err(Error::BadOwner {
+                len: owner.len(),
+                max: MAX_OWNER_LEN,
+            });
+        }
+        let now = self.inner.shared.now().unix_timestamp();
+        let mut state = self.state_mut().await?;
+        if owner_of(&state.data) == Some(owner) {
+            return Ok(());
+        }
+        let previous = self.put_within_limits(&mut state, OWNER_KEY, Value::from(owner))?;
+        if let Err(error) = self.put_within_limits(&mut state, SEEN_AT_KEY, Value::from(now)) {
+            restore(&mut state, OWNER_KEY, previous);
+            return Err(error);
+        }
+        state.dirty.insert(OWNER_KEY.to_owned());
+        state.dirty.insert(SEEN_AT_KEY.to_owned());
+        Ok(())
+    }
+
+    /// Takes the session out of its owner's sessions (call it on logout, if the session
+    /// lives on); returns whether it had an owner.
+    pub async fn remove_owner(&self) -> Result<bool> {
+        let mut state = self.state_mut().await?;
+        let had = state.take(OWNER_KEY).is_some();
+        if had {
+            state.dirty.insert(OWNER_KEY.to_owned());
+            if state.take(SEEN_AT_KEY).is_some() {
+                state.dirty.insert(SEEN_AT_KEY.to_owned());
+            }
+        }
+        Ok(had)
+    }
+
+    /// The session's owner ([`set_owner`](Self::set_owner)), if it has one.
+    pub async fn owner(&self) -> Result<Option<String>> {
+        Ok(owner_of(&self.state().await?.data).map(str::to_owned))
+    }
+
+    /// The live sessions of this session's owner, oldest first, this one marked
+    /// [`current`](crate::SessionInfo::current); empty without an owner. An owner set by this
+    /// request is listed from the end of the request on.
+    ///
+    /// Fails with [`Error::NeedsServerStore`] on the cookie store.
+    pub async fn sessions(&self) -> Result<Vec<crate::SessionInfo>> {
+        let shared = &self.inner.shared;
+        let store = shared.server_store().ok_or(Error::NeedsServerStore {
+            what: "listing a user's sessions",
+        })?;
+        let (owner, own) = {
+            let state = self.state().await?;
+            let own = match &state.origin {
+                Origin::Stored { digest, .. } => Some(*digest),
+                Origin::New | Origin::Cookie => None,
+            };
+            (owner_of(&state.data).map(str::to_owned), own)
+        };
+        let Some(owner) = owner else {
+            return Ok(Vec::new());
+        };
+        let mut sessions = crate::owners::list(&**store, &owner, shared.now()).await?;
+        for info in &mut sessions {
+            info.current = own.is_some() && info.digest() == own;
+        }
+        Ok(sessions)
+    }
+
+    /// Revokes every other session of this session's owner ("log out other devices"), at once:
+    /// their records are deleted, so their cookies lead nowhere. Returns how many were revoked.
+    ///
+    /// Fails with [`Error::NeedsServerStore`] on the cookie store.
+    pub async fn revoke_other_sessions(&self) -> Result<u64> {
+        let shared = &self.inner.shared;
+        let store = shared.server_store().ok_or(Error::NeedsServerStore {
+            what: "revoking a user's sessions",
+        })?;
+        let mut revoked = 0;
+        for info in self.sessions().await? {
+            if info.current {
+                continue;
+            }
+            let (Some(digest), Some(owner)) = (info.digest(), self.owner().await?) else {
+                continue;
+            };
+            if crate::owners::revoke(&**store, &owner, &digest, shared.now()).await? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
     /// Every key and value of the session (a snapshot).
     pub async fn entries(&self) -> Result<Map<String, Value>> {
         Ok(self.state().await?.data.clone())
@@ -838,7 +978,7 @@ impl Session {
         let shared = &self.inner.shared;
         let mut state = self.state_mut().await?;
         let to_delete = match &state.origin {
-            Origin::Stored { id, .. } => Some(id.clone()),
+            Origin::Stored { id, .. } => Some((id.clone(), state.loaded_owner.take())),
             Origin::New | Origin::Cookie => state.to_delete.take(),
         };
         let now = shared.now();

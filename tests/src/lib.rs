@@ -57,6 +57,7 @@ macro_rules! http_suite {
             a_recent_login_passes_the_sudo_check_and_an_old_one_does_not
             remember_me_keeps_the_session_past_the_idle_timeout
             an_api_client_keeps_its_session_in_a_bearer_token
+            a_user_sees_their_sessions_and_logs_out_everywhere
         );
     };
     ($framework:expr, $store:expr, server_side) => {
@@ -73,6 +74,7 @@ macro_rules! http_suite {
             a_flash_is_shown_once_to_concurrent_requests
             writes_racing_a_remember_me_login_keep_its_lifetime
             concurrent_increments_over_a_bearer_token_are_all_counted
+            concurrent_logins_of_one_user_are_all_listed_and_revoked
         );
     };
     (@cases $args:tt; $($case:ident)*) => {

@@ -1429,3 +1429,157 @@ pub async fn concurrent_increments_over_a_bearer_token_are_all_counted(
     assert_eq!(counts, (1..=COUNTERS).collect::<Vec<_>>());
     assert_eq!(api.get("/kv/n").await.json(), json!(COUNTERS));
 }
+
+/// `GET /sessions` from `agent`: the user's sessions, asserting a 200 and the entries' shape.
+async fn listed_sessions(agent: &Agent) -> Vec<serde_json::Value> {
+    let reply = agent.get("/sessions").await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let serde_json::Value::Array(sessions) = reply.json() else {
+        panic!("GET /sessions is not an array: {reply:?}");
+    };
+    for info in &sessions {
+        let handle = info["handle"].as_str().expect("a handle");
+        assert!(
+            handle.len() == 64 && handle.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a digest, never a token: {info}"
+        );
+        let time = |name: &str| {
+            info[name]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{name}: {info}"))
+        };
+        assert!(
+            time("createdAt") <= time("lastSeen") && time("lastSeen") < time("expiresAt"),
+            "{info}"
+        );
+    }
+    assert!(
+        sessions
+            .iter()
+            .filter(|info| info["current"] == json!(true))
+            .count()
+            <= 1,
+        "{sessions:?}"
+    );
+    sessions
+}
+
+/// A user logged in on three devices sees three sessions (the asking one current), whatever
+/// another user does; logging in again on one device keeps three, logging out of one leaves
+/// two, an expired one is not listed, and `POST /logout-everywhere` ends them all, not the other
+/// user's. `/kv` cannot claim a place among someone's sessions. On the cookie store, which keeps
+/// nothing on the server, both routes are a 501 that says why.
+pub async fn a_user_sees_their_sessions_and_logs_out_everywhere(fw: Framework, store: StoreKind) {
+    let app = Harness::start(fw, store).await;
+    let anonymous = app.agent();
+    assert_eq!(anonymous.get("/sessions").await.status, 401);
+    assert_eq!(anonymous.post("/logout-everywhere", None).await.status, 401);
+    let (phone, _) = logged_in_as(&app, r#"{"name":"Ada"}"#).await;
+    if !store.is_server_side() {
+        for reply in [
+            phone.get("/sessions").await,
+            phone.post("/logout-everywhere", None).await,
+        ] {
+            assert_eq!(reply.status, 501, "{reply:?}");
+            assert!(reply.body.contains("server-side store"), "{reply:?}");
+        }
+        return;
+    }
+    let (laptop, _) = logged_in_as(&app, r#"{"name":"Ada"}"#).await;
+    let (tablet, _) = logged_in_as(&app, r#"{"name":"Ada"}"#).await;
+    let (bob, _) = logged_in_as(&app, r#"{"name":"Bob"}"#).await;
+    let listed = listed_sessions(&laptop).await;
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let current = |sessions: &[serde_json::Value]| -> String {
+        let mine = sessions.iter().find(|info| info["current"] == json!(true));
+        mine.expect("the asking session is current")["handle"]
+            .as_str()
+            .expect("a handle")
+            .to_owned()
+    };
+    let before = current(&listed);
+    assert_eq!(listed_sessions(&bob).await.len(), 1);
+
+    let relogin = laptop.post("/login", Some(r#"{"name":"Ada"}"#)).await;
+    assert_eq!(relogin.status, 200, "{relogin:?}");
+    let listed = listed_sessions(&laptop).await;
+    assert_eq!(
+        listed.len(),
+        3,
+        "a new id replaces the old entry: {listed:?}"
+    );
+    assert_ne!(current(&listed), before);
+
+    assert_eq!(tablet.post("/logout", None).await.status, 200);
+    assert_eq!(listed_sessions(&laptop).await.len(), 2, "logged out of one");
+    for forged in [r#""Ada""#, "1"] {
+        let reply = bob.put("/kv/__owner", forged).await;
+        assert_eq!(reply.status, 403, "claiming Ada's sessions: {reply:?}");
+    }
+    assert_eq!(listed_sessions(&bob).await.len(), 1);
+
+    let everywhere = laptop.post("/logout-everywhere", None).await;
+    assert_eq!(everywhere.status, 200, "{everywhere:?}");
+    assert_eq!(everywhere.json(), json!({"revoked": 2}));
+    for agent in [&phone, &laptop] {
+        assert_eq!(agent.get("/profile").await.status, 401, "revoked");
+    }
+    assert_eq!(
+        bob.get("/profile").await.status,
+        200,
+        "another user's session"
+    );
+
+    let (stale, _) = logged_in_as(&app, r#"{"name":"Ada"}"#).await;
+    app.advance(DAY + 60);
+    assert_eq!(stale.get("/profile").await.status, 401, "expired");
+    let (fresh, _) = logged_in_as(&app, r#"{"name":"Ada"}"#).await;
+    assert_eq!(
+        listed_sessions(&fresh).await.len(),
+        1,
+        "the expired one is not listed"
+    );
+}
+
+/// Twenty devices of one user logging in at once are all listed, and a logout everywhere ends
+/// every one of them.
+pub async fn concurrent_logins_of_one_user_are_all_listed_and_revoked(
+    fw: Framework,
+    store: StoreKind,
+) {
+    assert!(
+        store.is_server_side(),
+        "only server-side sessions are listed"
+    );
+    const DEVICES: usize = 20;
+    let app = Harness::start(fw, store).await;
+    let logins: Vec<_> = (0..DEVICES)
+        .map(|_| {
+            let agent = app.agent();
+            tokio::spawn(async move {
+                let login = agent.post("/login", Some(r#"{"name":"Ada"}"#)).await;
+                assert_eq!(login.status, 200, "{login:?}");
+                agent
+            })
+        })
+        .collect();
+    let mut devices = Vec::new();
+    for login in logins {
+        devices.push(login.await.expect("the login finished"));
+    }
+    let listed = listed_sessions(&devices[0]).await;
+    assert_eq!(
+        listed.len(),
+        DEVICES,
+        "a concurrent login was left out: {listed:?}"
+    );
+    let everywhere = devices[0].post("/logout-everywhere", None).await;
+    assert_eq!(
+        everywhere.json(),
+        json!({"revoked": DEVICES}),
+        "{everywhere:?}"
+    );
+    for device in &devices {
+        assert_eq!(device.get("/profile").await.status, 401);
+    }
+}
