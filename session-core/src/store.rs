@@ -52,6 +52,11 @@ use crate::record::{Changes, Record, Swap};
 /// creates a record, so nothing brings it back. Forwarding records are ordinary records to the
 /// store (their data is `{}` or `{"to": "<64 hex digits>"}`) and expire like any other.
 ///
+/// The index of one owner's sessions ([`Session::set_owner`](crate::Session::set_owner)) is an
+/// ordinary record too, under a digest derived from the owner's name that no id has: its data
+/// holds [`OWNER_INDEX_KEY`](crate::OWNER_INDEX_KEY) and one key per session (the digest in
+/// hex), added and removed with per-key `apply`s, so concurrent logins keep every entry.
+///
 /// A store is usable as `Arc<dyn SessionStore>`. To check a store of your own, run the shared
 /// suite with `store_test_suite!` (feature `test-suite`).
 #[async_trait]

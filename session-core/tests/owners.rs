@@ -179,7 +179,12 @@ async fn revoking_one_others_or_all_ends_exactly_those_sessions() {
     assert!(app.alive(&bob).await);
 
     let listed = app.sessions(&devices[0]).await;
-    let first = listed.iter().find(|info| info.current).unwrap().handle.clone();
+    let first = listed
+        .iter()
+        .find(|info| info.current)
+        .unwrap()
+        .handle
+        .clone();
     assert!(app.manager.revoke("ada", &first).await.unwrap());
     assert!(!app.alive(&devices[0]).await, "its cookie leads nowhere");
     assert!(
