@@ -194,7 +194,7 @@ pub async fn login(account: &AccountSession, body: &[u8]) -> Reply {
     let welcome = format!("Welcome back, {name}");
     let user = User { name };
     let lifetime = match request.remember {
-        None => Lifetime::Default,
+        None => Lifetime::Configured,
         Some(true) => Lifetime::Remember(std::time::Duration::from_secs(REMEMBER_ME_SECS)),
         Some(false) => Lifetime::BrowserSession,
     };
@@ -238,7 +238,7 @@ pub async fn logout(account: &AccountSession) -> Reply {
         account.delete_welcome().await?;
         account.delete(FRESH_AT_KEY).await?;
         // The next user of this browser gets the default lifetime, not the "remember me".
-        account.set_lifetime(Lifetime::Default).await?;
+        account.set_lifetime(Lifetime::Configured).await?;
         account.remove_owner().await?;
         Ok(Reply::json(200, json!({ "status": "logged out" })))
     })

@@ -57,9 +57,11 @@ pub enum CookieLifetime {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Lifetime {
-    /// The configured [`Expiry`] and [`CookieLifetime`] (the default).
+    /// The configured [`Expiry`] and [`CookieLifetime`] (the default). Not named `Default`:
+    /// a variant of that name would make the compiler spell the `Default` trait
+    /// `std::default::Default` in the errors of every crate that depends on this one.
     #[default]
-    Default,
+    Configured,
     /// "Remember me": the session expires after this long without use (rolling), and in any
     /// case [`max_lifetime`](SessionConfig::with_max_lifetime) after it was created or last
     /// cycled its id (login); the configured [`Expiry`] does not apply. The cookie is

@@ -506,7 +506,7 @@ impl Shared {
                 now.saturating_add(idle)
                     .min(created.saturating_add(self.max_lifetime))
             }
-            Lifetime::Default | Lifetime::BrowserSession => self.deadline(created, now),
+            Lifetime::Configured | Lifetime::BrowserSession => self.deadline(created, now),
         }
     }
 
@@ -654,7 +654,7 @@ impl Shared {
         match lifetime {
             Lifetime::Remember(_) => true,
             Lifetime::BrowserSession => false,
-            Lifetime::Default => self.config.lifetime == CookieLifetime::Persistent,
+            Lifetime::Configured => self.config.lifetime == CookieLifetime::Persistent,
         }
     }
 

@@ -27,10 +27,10 @@ pub const FRESH_AT_KEY: &str = "__fresh_at";
 
 /// The session key [`Session::set_lifetime`] keeps the session's [`Lifetime`] under: the
 /// seconds of a [`Lifetime::Remember`] as a number, or `"browser-session"`; absent for
-/// [`Lifetime::Default`]. Keep it out of reach of raw writes a client controls (the example's
+/// [`Lifetime::Configured`]. Keep it out of reach of raw writes a client controls (the example's
 /// `/kv` routes refuse it). Whatever it holds, the engine never keeps a session longer than
 /// [`SessionConfig::with_max_lifetime`](crate::SessionConfig::with_max_lifetime) allows, and
-/// reads a value it does not understand as [`Lifetime::Default`].
+/// reads a value it does not understand as [`Lifetime::Configured`].
 pub const LIFETIME_KEY: &str = "__lifetime";
 
 /// The session key [`Session::set_owner`] keeps the session's owner under (a string). Keep it
@@ -51,14 +51,14 @@ pub const MAX_OWNER_LEN: usize = 256;
 const BROWSER_SESSION: &str = "browser-session";
 
 /// The [`Lifetime`] `data` asks for under [`LIFETIME_KEY`], as stored (not yet capped): a
-/// value that is not one the engine writes reads as [`Lifetime::Default`].
+/// value that is not one the engine writes reads as [`Lifetime::Configured`].
 pub(crate) fn stored_lifetime(data: &Map<String, Value>) -> Lifetime {
     match data.get(LIFETIME_KEY) {
-        Some(Value::Number(secs)) => secs.as_u64().map_or(Lifetime::Default, |secs| {
+        Some(Value::Number(secs)) => secs.as_u64().map_or(Lifetime::Configured, |secs| {
             Lifetime::Remember(std::time::Duration::from_secs(secs))
         }),
         Some(Value::String(text)) if text == BROWSER_SESSION => Lifetime::BrowserSession,
-        _ => Lifetime::Default,
+        _ => Lifetime::Configured,
     }
 }
 
@@ -750,7 +750,7 @@ impl Session {
 
     /// Gives this session its own lifetime: "remember me" ([`Lifetime::Remember`]), "forget me
     /// when the browser closes" ([`Lifetime::BrowserSession`]), or back to the configured one
-    /// ([`Lifetime::Default`]). The store's expiry and the cookie's `Max-Age` follow at the end
+    /// ([`Lifetime::Configured`]). The store's expiry and the cookie's `Max-Age` follow at the end
     /// of the request.
     ///
     /// A change of lifetime gives the session a new id, as [`cycle_id`](Self::cycle_id) does
@@ -780,7 +780,7 @@ impl Session {
     pub async fn set_lifetime(&self, lifetime: Lifetime) -> Result<()> {
         let shared = &self.inner.shared;
         let value = match lifetime {
-            Lifetime::Default => None,
+            Lifetime::Configured => None,
             Lifetime::Remember(duration) => {
                 let requested_secs = duration.as_secs();
                 let min_secs = shared.config().touch_interval().as_secs();

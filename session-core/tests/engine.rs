@@ -1414,7 +1414,10 @@ async fn a_session_not_remembered_keeps_the_configured_expiry() {
     let app = App::new(SessionConfig::default());
     let cookie = app.login().await;
     app.request(Some(&cookie), 200, |s| async move {
-        assert_eq!(s.lifetime().await.unwrap(), session_core::Lifetime::Default);
+        assert_eq!(
+            s.lifetime().await.unwrap(),
+            session_core::Lifetime::Configured
+        );
     })
     .await;
     app.advance(Duration::days(1) + Duration::minutes(1));
@@ -1548,7 +1551,10 @@ async fn clear_drops_the_sessions_own_lifetime() {
     app.request(Some(&cookie), 200, |s| async move {
         s.clear().await.unwrap();
         s.set("theme", "dark").await.unwrap();
-        assert_eq!(s.lifetime().await.unwrap(), session_core::Lifetime::Default);
+        assert_eq!(
+            s.lifetime().await.unwrap(),
+            session_core::Lifetime::Configured
+        );
     })
     .await;
     app.request(Some(&cookie), 200, |s| async move {

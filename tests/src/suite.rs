@@ -168,11 +168,7 @@ pub async fn typed_extractor_round_trips_the_login_state(fw: Framework, store: S
         json!({"hasUser": true, "isAuthenticated": true})
     );
     let mut all = agent.get("/kv").await.json();
-    let fresh_at = all.as_object_mut().and_then(|all| all.remove("__fresh_at"));
-    assert!(
-        fresh_at.is_some_and(|at| at.is_i64()),
-        "the login's time: {all}"
-    );
+    take_login_keys(&mut all, "Ada");
     assert_eq!(
         all,
         json!({"user": {"name": "Ada"}, "is_authenticated": true, "welcome": "Welcome back, Ada"})
@@ -183,6 +179,24 @@ pub async fn typed_extractor_round_trips_the_login_state(fw: Framework, store: S
     assert_eq!(login.json()["user"], json!({"name": "guest"}));
     let bad = app.agent().post("/login", Some(r#"{"name": 5}"#)).await;
     assert_eq!(bad.status, 400, "{bad:?}");
+}
+
+/// Takes out of `all` (what `GET /kv` shows) the engine's keys a login of `user` leaves, checking
+/// each: the login's time, the session's owner, and when an owned session was last seen.
+fn take_login_keys(all: &mut serde_json::Value, user: &str) {
+    let all = all.as_object_mut().expect("GET /kv is an object");
+    let fresh_at = all.remove("__fresh_at");
+    assert!(
+        fresh_at.is_some_and(|at| at.is_i64()),
+        "the login's time: {all:?}"
+    );
+    assert_eq!(
+        all.remove("__owner"),
+        Some(json!(user)),
+        "the owner: {all:?}"
+    );
+    let seen_at = all.remove("__seen_at");
+    assert!(seen_at.is_some_and(|at| at.is_i64()), "last seen: {all:?}");
 }
 
 /// The greeting `POST /login` leaves is a flash: the next `GET /` shows it, the one after does
@@ -209,12 +223,7 @@ pub async fn a_login_greets_once_on_the_next_page(fw: Framework, store: StoreKin
         "shown once: {second:?}"
     );
     let mut all = agent.get("/kv").await.json();
-    assert!(
-        all.as_object_mut()
-            .and_then(|all| all.remove("__fresh_at"))
-            .is_some_and(|at| at.is_i64()),
-        "the login's time: {all}"
-    );
+    take_login_keys(&mut all, "Ada");
     assert_eq!(
         all,
         json!({"user": {"name": "Ada"}, "is_authenticated": true, "test_key": "something"}),
@@ -665,9 +674,10 @@ async fn racing_a_cycle(app: &Harness, ballast: Option<serde_json::Value>) {
         None => assert!(shared.is_empty(), "`same` was lost: {all:?}"),
     }
     assert_eq!(all.get("ballast"), ballast.as_ref(), "the ballast was lost");
-    // `test_key` and the login's `user`, `is_authenticated`, `welcome` and `__fresh_at`.
+    // `test_key` and the login's `user`, `is_authenticated`, `welcome`, `__fresh_at`, `__owner`
+    // and `__seen_at`.
     let expected_len =
-        5 + own.len() + usize::from(!shared.is_empty()) + usize::from(ballast.is_some());
+        7 + own.len() + usize::from(!shared.is_empty()) + usize::from(ballast.is_some());
     assert_eq!(all.len(), expected_len, "keys from elsewhere: {all:?}");
     assert!(kv(&agent, &old).await.is_empty(), "the old id still works");
 }
@@ -817,7 +827,8 @@ pub async fn concurrent_sessions_never_see_each_other(fw: Framework, store: Stor
                 "user" => value == &json!({ "name": owner }),
                 "is_authenticated" => value == &json!(true),
                 "welcome" => value == &json!(format!("Welcome back, {owner}")),
-                "__fresh_at" => value.is_i64(),
+                "__fresh_at" | "__seen_at" => value.is_i64(),
+                "__owner" => value == &json!(owner),
                 key => key.strip_prefix(owner).is_some_and(|i| value == &json!(i)),
             };
             assert!(own, "{owner}'s session shows {key} = {value}: {body:?}");
