@@ -755,15 +755,19 @@ impl Shared {
                     snapshot.mark_seen(now);
                 }
                 let reissue = snapshot.reissue;
-                let owners = (snapshot.loaded_owner.clone(), snapshot.owner.clone());
+                // Only a request that gave the session another owner (or none) moves its entry.
+                let owners = (snapshot.loaded_owner != snapshot.owner)
+                    .then(|| (snapshot.loaded_owner.clone(), snapshot.owner.clone()));
                 if snapshot.changed() {
                     let changes = snapshot.changes(expires_at);
                     if !store.apply(&digest, &changes).await? {
                         self.forward(store, &id, &digest, &changes).await?;
                         return Ok(None);
                     }
-                    self.reindex(store, owners, Some(&digest), Some(&digest), now)
-                        .await?;
+                    if let Some(owners) = owners {
+                        self.reindex(store, owners, Some(&digest), Some(&digest), now)
+                            .await?;
+                    }
                     return Ok(
                         self.refreshed_cookie(&id, expires_at, now, moved, reissue, lifetime)
                     );
