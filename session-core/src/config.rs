@@ -496,12 +496,7 @@ impl SessionConfig {
 
     /// Checks that the settings are consistent; called when the session manager is built.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        let name_ok = !self.name.is_empty()
-            && self
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b));
-        if !name_ok {
+        if !is_http_token(&self.name) {
             return Err(ConfigError::InvalidCookieName {
                 name: self.name.clone(),
             });
@@ -570,11 +565,7 @@ impl SessionConfig {
         }
         if let Some(header) = &self.token_header {
             for name in [&header.request, &header.response] {
-                let token = !name.is_empty()
-                    && name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-                if !token {
+                if !is_http_token(name) {
                     return Err(ConfigError::TokenHeader(
                         "a token header name must be a non-empty HTTP header name: letters, \
                          digits and `-`, e.g. `X-Session`",
@@ -608,6 +599,15 @@ impl SessionConfig {
         }
         Ok(())
     }
+}
+
+/// Whether `name` is an HTTP token (RFC 9110, section 5.6.2): what a cookie name and a header
+/// name must be.
+fn is_http_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 #[cfg(test)]

@@ -67,6 +67,8 @@ pub(crate) const MAX_COOKIE_LEN: usize = 4096;
 #[derive(Clone, PartialEq, Eq)]
 pub struct SetCookie {
     value: String,
+    /// Where the cookie's value (the token) stands in `value`; empty for a removal.
+    token: std::ops::Range<usize>,
     removal: bool,
     /// The token header's response name; `None` for `Set-Cookie`.
     header: Option<String>,
@@ -92,19 +94,13 @@ impl SetCookie {
 
     /// The same session in the token response header `name`: the cookie's value alone, or
     /// empty for a removal.
-    pub(crate) fn into_token_header(self, name: &str) -> Self {
-        let token = if self.removal {
-            String::new()
-        } else {
-            let pair = self.value.split(';').next().unwrap_or_default();
-            pair.split_once('=')
-                .map(|(_, value)| value.to_owned())
-                .unwrap_or_default()
-        };
+    pub(crate) fn into_token_header(mut self, name: &str) -> Self {
+        self.value.truncate(self.token.end);
+        self.value.drain(..self.token.start);
         Self {
-            value: token,
-            removal: self.removal,
+            token: 0..self.value.len(),
             header: Some(name.to_owned()),
+            ..self
         }
     }
 
@@ -427,7 +423,9 @@ impl CookieCodec {
 
     /// The `Set-Cookie` value carrying `value`; `max_age` is `None` for a browser-session cookie.
     pub(crate) fn set_cookie(&self, value: String, max_age: Option<Duration>) -> SetCookie {
+        let start = self.name.len() + 1;
         SetCookie {
+            token: start..start + value.len(),
             value: self.render(value, max_age),
             removal: false,
             header: None,
@@ -440,6 +438,7 @@ impl CookieCodec {
         cookie.make_removal();
         SetCookie {
             value: cookie.to_string(),
+            token: 0..0,
             removal: true,
             header: None,
         }

@@ -218,15 +218,8 @@ impl SessionManager {
     pub async fn revoke_all(&self, owner: &str) -> Result<u64> {
         let store = self.owners_store("revoking a user's sessions")?;
         let now = self.shared.now();
-        let mut revoked = 0;
-        for info in crate::owners::list(&**store, owner, now).await? {
-            if let Some(digest) = info.digest()
-                && crate::owners::revoke(&**store, owner, &digest, now).await?
-            {
-                revoked += 1;
-            }
-        }
-        Ok(revoked)
+        let sessions = crate::owners::list(&**store, owner, now).await?;
+        crate::owners::revoke_listed(&**store, owner, sessions, now).await
     }
 
     /// The server-side store, for the owner indexes; `what` names the refused call otherwise.
@@ -250,7 +243,8 @@ impl SessionManager {
     /// received). Nothing is verified or loaded until the handler first uses the session.
     ///
     /// With a [token header](SessionConfig::with_token_header) configured, use
-    /// [`session_with_tokens`](Self::session_with_tokens), as the adapters do.
+    /// [`session_from_headers`](Self::session_from_headers), as the adapters do, or
+    /// [`session_with_tokens`](Self::session_with_tokens).
     pub fn session<'a>(&self, cookie_headers: impl IntoIterator<Item = &'a [u8]>) -> Session {
         self.session_with_tokens(cookie_headers, std::iter::empty())
     }
@@ -300,8 +294,34 @@ impl SessionManager {
         Session::new(self.shared.clone(), candidates)
     }
 
-    /// The request header adapters pass to [`session_with_tokens`](Self::session_with_tokens),
-    /// in lower case; `None` without a [token header](SessionConfig::with_token_header).
+    /// The session for a request whose headers `headers` looks up by (lower-case) name, as
+    /// the adapters call it: it reads the `Cookie` headers and, if one is configured, the
+    /// [token header](SessionConfig::with_token_header), so an adapter need not know which
+    /// headers carry sessions. Same as [`session_with_tokens`](Self::session_with_tokens).
+    ///
+    /// ```
+    /// use session_core::{KeyRing, MemoryStore, SessionConfig, SessionManager};
+    ///
+    /// # fn main() -> Result<(), session_core::ConfigError> {
+    /// let manager = SessionManager::new(MemoryStore::new(), KeyRing::generate(), SessionConfig::default())?;
+    /// // A request whose only header is `Cookie: theme=dark`.
+    /// let session = manager.session_from_headers(|name| (name == "cookie").then_some(b"theme=dark".as_slice()));
+    /// assert!(!session.is_accessed());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn session_from_headers<'a, F, I>(&self, mut headers: F) -> Session
+    where
+        F: FnMut(&str) -> I,
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let cookies = headers("cookie");
+        let tokens = self.token_request_header().map(headers);
+        self.session_with_tokens(cookies, tokens.into_iter().flatten())
+    }
+
+    /// The request header whose values go to [`session_with_tokens`](Self::session_with_tokens)
+    /// as tokens, in lower case; `None` without a [token header](SessionConfig::with_token_header).
     pub fn token_request_header(&self) -> Option<&str> {
         self.shared
             .config
@@ -761,7 +781,7 @@ impl Shared {
                 if snapshot.changed() {
                     let changes = snapshot.changes(expires_at);
                     if !store.apply(&digest, &changes).await? {
-                        self.forward(store, &id, &digest, &changes).await?;
+                        self.forward(store, &id, &digest, changes).await?;
                         return Ok(None);
                     }
                     if let Some(owners) = owners {
@@ -854,7 +874,7 @@ impl Shared {
             // name the new id, and concurrent writers need it.
             tracing::debug!(session = %digest, "session taken, destroyed or expired before this request could cycle it; its changes follow any new id");
             if changed {
-                self.forward(store, id, &digest, &changes).await?;
+                self.forward(store, id, &digest, changes).await?;
             }
             return Ok(None);
         };
@@ -926,7 +946,7 @@ impl Shared {
         store: &dyn SessionStore,
         id: &SessionId,
         digest: &IdDigest,
-        changes: &Changes,
+        mut changes: Changes,
     ) -> Result<()> {
         let Some(target) = self.follow(store, id, digest).await? else {
             return Ok(());
@@ -937,7 +957,6 @@ impl Shared {
         // me" login): the changes keep it rather than put this request's back.
         let kept = match store.load(&target).await? {
             Some(record) => {
-                let mut changes = changes.clone();
                 changes.expires_at = record.expires_at;
                 store.apply(&target, &changes).await?
             }
@@ -1122,7 +1141,7 @@ mod tests {
             );
             manager
                 .shared
-                .forward(&store, &id, &id.digest(), &late_write(now))
+                .forward(&store, &id, &id.digest(), late_write(now))
                 .await
                 .unwrap();
             assert_eq!(store.len(), 1, "only the pointer is stored");
@@ -1139,7 +1158,7 @@ mod tests {
         let (changes, digest) = (late_write(now), id.digest());
         // The cycle finishes only after the write has found the pointer empty and yielded.
         let (forwarded, ()) = tokio::join!(
-            manager.shared.forward(&store, &id, &digest, &changes),
+            manager.shared.forward(&store, &id, &digest, changes),
             async {
                 YieldNow::default().await;
                 assert!(store.create(&target, &empty(now)).await.unwrap());
@@ -1161,7 +1180,7 @@ mod tests {
         pointer(&store, &id, json!({}), now).await;
         let result = manager
             .shared
-            .forward(&store, &id, &id.digest(), &late_write(now))
+            .forward(&store, &id, &id.digest(), late_write(now))
             .await;
         assert!(
             matches!(result, Err(Error::CycleRace { waited_ms }) if waited_ms >= 10_000),
@@ -1180,7 +1199,7 @@ mod tests {
         pointer(&store, &id, json!({}), now).await;
         let (changes, digest) = (late_write(now), id.digest());
         let (forwarded, ()) = tokio::join!(
-            manager.shared.forward(&store, &id, &digest, &changes),
+            manager.shared.forward(&store, &id, &digest, changes),
             async {
                 tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
                 assert!(store.create(&target, &empty(now)).await.unwrap());
@@ -1201,7 +1220,7 @@ mod tests {
         pointer(&store, &id, json!({ FORWARD_DESTROYED: true }), now).await;
         manager
             .shared
-            .forward(&store, &id, &id.digest(), &late_write(now))
+            .forward(&store, &id, &id.digest(), late_write(now))
             .await
             .unwrap();
         assert_eq!(store.len(), 1, "only the pointer is stored");
@@ -1215,7 +1234,7 @@ mod tests {
         pointer(&store, &id, json!({ FORWARD_TO: gone.to_hex() }), now).await;
         manager
             .shared
-            .forward(&store, &id, &id.digest(), &late_write(now))
+            .forward(&store, &id, &id.digest(), late_write(now))
             .await
             .unwrap();
         assert_eq!(store.load(&gone).await.unwrap(), None);
@@ -1228,7 +1247,7 @@ mod tests {
         let (manager, id, now) = setup(&store);
         manager
             .shared
-            .forward(&store, &id, &id.digest(), &late_write(now))
+            .forward(&store, &id, &id.digest(), late_write(now))
             .await
             .unwrap();
         assert!(store.is_empty());

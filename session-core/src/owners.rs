@@ -66,13 +66,8 @@ pub struct SessionInfo {
     /// [`Session::sessions`]: crate::Session::sessions
     /// [`SessionManager::sessions_of`]: crate::SessionManager::sessions_of
     pub current: bool,
-}
-
-impl SessionInfo {
-    /// The session's digest, from its handle.
-    pub(crate) fn digest(&self) -> Option<IdDigest> {
-        IdDigest::from_hex(&self.handle)
-    }
+    /// The digest the handle spells.
+    pub(crate) digest: IdDigest,
 }
 
 /// Puts `session` into the index of `owner`.
@@ -146,6 +141,7 @@ pub(crate) async fn list(
             .filter(|session| session.data.get(OWNER_KEY).and_then(Value::as_str) == Some(owner));
         match session {
             Some(session) => live.push(SessionInfo {
+                digest,
                 handle: handle.clone(),
                 created_at: session.created_at,
                 last_seen: seen_at(&session.data).unwrap_or(session.created_at),
@@ -170,31 +166,44 @@ fn seen_at(data: &Map<String, Value>) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(seconds).ok()
 }
 
-/// Deletes the session `handle` of `owner` and takes it out of the index; `false` if the
-/// index does not name it (it is someone else's, or gone).
+/// Deletes the session `session` of `owner` and takes it out of the index; `false` if the
+/// session is not `owner`'s (it is someone else's, or gone).
 pub(crate) async fn revoke(
     store: &dyn SessionStore,
     owner: &str,
     session: &IdDigest,
     now: OffsetDateTime,
 ) -> Result<bool> {
-    let index = IdDigest::owner_index(owner);
-    let named = store
-        .load(&index)
+    let owned = store
+        .load(session)
         .await?
-        .is_some_and(|record| record.data.contains_key(&session.to_hex()));
-    let owned = named
-        && store.load(session).await?.is_some_and(|record| {
-            record.data.get(OWNER_KEY).and_then(Value::as_str) == Some(owner)
-        });
-    if !owned {
-        if named {
-            remove(store, owner, session, now).await?;
-        }
-        return Ok(false);
+        .is_some_and(|record| record.data.get(OWNER_KEY).and_then(Value::as_str) == Some(owner));
+    if owned {
+        store.delete(session).await?;
+        tracing::debug!(session = %session, "session revoked by its owner");
     }
-    store.delete(session).await?;
+    // Owned or not, the index of `owner` must not name it any more.
     remove(store, owner, session, now).await?;
-    tracing::debug!(session = %session, "session revoked by its owner");
-    Ok(true)
+    Ok(owned)
+}
+
+/// Deletes `sessions`, which [`list`] just found to be `owner`'s, and takes them out of the
+/// index in one write; returns how many there were.
+pub(crate) async fn revoke_listed(
+    store: &dyn SessionStore,
+    owner: &str,
+    sessions: impl IntoIterator<Item = SessionInfo>,
+    now: OffsetDateTime,
+) -> Result<u64> {
+    let mut changes = Changes::expiry_only(now.saturating_add(INDEX_LIFETIME));
+    for info in sessions {
+        store.delete(&info.digest).await?;
+        tracing::debug!(session = %info.digest, "session revoked by its owner");
+        changes.remove.push(info.handle);
+    }
+    let revoked = changes.remove.len() as u64;
+    if revoked > 0 {
+        store.apply(&IdDigest::owner_index(owner), &changes).await?;
+    }
+    Ok(revoked)
 }

@@ -894,10 +894,36 @@ impl Session {
     ///
     /// Fails with [`Error::NeedsServerStore`] on the cookie store.
     pub async fn sessions(&self) -> Result<Vec<crate::SessionInfo>> {
+        let listed = self.owned_sessions("listing a user's sessions").await?;
+        Ok(listed.map(|(_, _, sessions)| sessions).unwrap_or_default())
+    }
+
+    /// Revokes every other session of this session's owner ("log out other devices"), at once:
+    /// their records are deleted, so their cookies lead nowhere. Returns how many were revoked.
+    ///
+    /// Fails with [`Error::NeedsServerStore`] on the cookie store.
+    pub async fn revoke_other_sessions(&self) -> Result<u64> {
+        let Some((store, owner, sessions)) =
+            self.owned_sessions("revoking a user's sessions").await?
+        else {
+            return Ok(0);
+        };
+        let others = sessions.into_iter().filter(|info| !info.current);
+        crate::owners::revoke_listed(&**store, &owner, others, self.inner.shared.now()).await
+    }
+
+    /// The server-side store, this session's owner and the owner's live sessions (this one
+    /// marked current), for [`sessions`](Self::sessions) and
+    /// [`revoke_other_sessions`](Self::revoke_other_sessions); `None` without an owner. `what`
+    /// names the call the cookie store refuses.
+    async fn owned_sessions(
+        &self,
+        what: &'static str,
+    ) -> Result<Option<(&Arc<dyn SessionStore>, String, Vec<crate::SessionInfo>)>> {
         let shared = &self.inner.shared;
-        let store = shared.server_store().ok_or(Error::NeedsServerStore {
-            what: "listing a user's sessions",
-        })?;
+        let store = shared
+            .server_store()
+            .ok_or(Error::NeedsServerStore { what })?;
         let (owner, own) = {
             let state = self.state().await?;
             let own = match &state.origin {
@@ -907,37 +933,13 @@ impl Session {
             (owner_of(&state.data).map(str::to_owned), own)
         };
         let Some(owner) = owner else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let mut sessions = crate::owners::list(&**store, &owner, shared.now()).await?;
         for info in &mut sessions {
-            info.current = own.is_some() && info.digest() == own;
+            info.current = Some(info.digest) == own;
         }
-        Ok(sessions)
-    }
-
-    /// Revokes every other session of this session's owner ("log out other devices"), at once:
-    /// their records are deleted, so their cookies lead nowhere. Returns how many were revoked.
-    ///
-    /// Fails with [`Error::NeedsServerStore`] on the cookie store.
-    pub async fn revoke_other_sessions(&self) -> Result<u64> {
-        let shared = &self.inner.shared;
-        let store = shared.server_store().ok_or(Error::NeedsServerStore {
-            what: "revoking a user's sessions",
-        })?;
-        let mut revoked = 0;
-        for info in self.sessions().await? {
-            if info.current {
-                continue;
-            }
-            let (Some(digest), Some(owner)) = (info.digest(), self.owner().await?) else {
-                continue;
-            };
-            if crate::owners::revoke(&**store, &owner, &digest, shared.now()).await? {
-                revoked += 1;
-            }
-        }
-        Ok(revoked)
+        Ok(Some((store, owner, sessions)))
     }
 
     /// Every key and value of the session (a snapshot).

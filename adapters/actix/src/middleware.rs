@@ -112,13 +112,9 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let headers = req.headers();
-        let cookies = headers.get_all(header::COOKIE).map(HeaderValue::as_bytes);
-        let tokens = self
+        let session = self
             .manager
-            .token_request_header()
-            .into_iter()
-            .flat_map(|name| headers.get_all(name).map(HeaderValue::as_bytes));
-        let session = self.manager.session_with_tokens(cookies, tokens);
+            .session_from_headers(|name| headers.get_all(name).map(HeaderValue::as_bytes));
         req.extensions_mut().insert(session.clone());
         // No clone of the `HttpRequest` is kept across the call: actix's router needs the only
         // reference to it (`Rc::get_mut`) and panics otherwise.

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, COOKIE, HeaderName, VARY};
+use http::header::{CACHE_CONTROL, HeaderName, VARY};
 use http::{HeaderValue, Request};
 use session_core::SessionManager;
 use tower_layer::Layer;
@@ -107,12 +107,8 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let manager = self.manager.clone();
         let headers = request.headers();
-        let cookies = headers.get_all(COOKIE).iter().map(HeaderValue::as_bytes);
-        let tokens = manager
-            .token_request_header()
-            .into_iter()
-            .flat_map(|name| headers.get_all(name).iter().map(HeaderValue::as_bytes));
-        let session = manager.session_with_tokens(cookies, tokens);
+        let session = manager
+            .session_from_headers(|name| headers.get_all(name).iter().map(HeaderValue::as_bytes));
         request.extensions_mut().insert(session.clone());
 
         // The clone that was driven to readiness serves this request (tower's usual rule).

@@ -89,26 +89,22 @@ impl Fairing for SessionFairing {
     }
 
     async fn on_request(&self, request: &mut Request<'_>, _data: &mut Data<'_>) {
-        let all = request.headers();
-        let tokens = || {
-            self.manager
-                .token_request_header()
-                .into_iter()
-                .flat_map(|name| all.get(name).map(str::as_bytes))
-        };
-        let mut headers = all.get("Cookie").peekable();
-        let session = if headers.peek().is_none() {
-            // Rocket's local test client sends its cookies in the jar, not in a header.
-            let jar: String = request
+        // Rocket's local test client sends its cookies in the jar, not in a header.
+        let jar: Option<String> = request.headers().get("Cookie").next().is_none().then(|| {
+            request
                 .cookies()
                 .iter()
                 .map(|cookie| format!("{}={};", cookie.name(), cookie.value()))
-                .collect();
-            self.manager.session_with_tokens([jar.as_bytes()], tokens())
-        } else {
-            self.manager
-                .session_with_tokens(headers.map(str::as_bytes), tokens())
-        };
+                .collect()
+        });
+        let headers = request.headers();
+        let session = self.manager.session_from_headers(|name| {
+            let from_jar = jar.as_deref().filter(|_| name == "cookie");
+            from_jar
+                .into_iter()
+                .chain(headers.get(name))
+                .map(str::as_bytes)
+        });
         // `set` fails only if a session is already there, which a singleton fairing rules out.
         let _ = request.local_cache(Slot::default).0.set(session);
     }
